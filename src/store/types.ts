@@ -53,6 +53,10 @@ export interface CallRecord {
   to: string;
   campaignId?: string | undefined;
   contactId?: string | undefined;
+  /** Dialer campaigns: which attempt at this contact the call is (1-based). */
+  attempt?: number | undefined;
+  /** Calls placed because a customer asked to be called back: the id of the call where they asked. */
+  callbackOf?: string | undefined;
   openingReason?: string | undefined;
   objective?: string | undefined;
   variables?: Record<string, string> | undefined;

@@ -18,6 +18,8 @@ export interface PlivoEmulatorOptions {
   };
   /** Media sent while a call has no audio queued: continuous silence like a real phone (default) or nothing. */
   idleMedia?: 'silence' | 'none';
+  /** How outbound calls (from `POST Call/`) sign their webhooks (default valid). */
+  outboundSignature?: 'valid' | 'invalid' | 'none';
   /** Keep what the gateway plays on outbound calls (default true; false for load runs). */
   recordPlayed?: boolean;
   /** Answer/hangup/callback fetch timeout (default 10 s). */
@@ -87,7 +89,7 @@ export interface PlayedChunk {
   /** When it starts / ends playing (performance.now() ms), queued behind earlier audio. */
   startAt: number;
   endAt: number;
-  /** Raw payload bytes (μ-law or L16 LE as the stream's format); empty when recordPlayed is false. */
+  /** Raw payload bytes (μ-law or L16 LE as the stream's format). Not kept at all when recordPlayed is false. */
   data: Uint8Array;
   /** Bytes actually played (less than data.length when clearAudio cut it). */
   playedBytes: number;
@@ -109,7 +111,15 @@ export interface InboundCallOptions {
   idleMedia?: 'silence' | 'none';
 }
 
-export type CallStatus = 'queued' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'no-answer' | 'failed';
+export type CallStatus =
+  | 'queued'
+  | 'ringing'
+  | 'in-progress'
+  | 'completed'
+  | 'busy'
+  | 'no-answer'
+  | 'failed'
+  | 'cancel';
 
 export interface StreamEnd {
   code: number;

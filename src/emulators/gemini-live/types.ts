@@ -1,0 +1,132 @@
+// Public types of the Gemini Live emulator (re-exported by index.ts).
+import type { Scenario } from './scenario.ts';
+import type { SpeechMode } from './speech.ts';
+
+export interface GeminiLiveEmulatorOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0 (ephemeral). */
+  port?: number;
+  /** If set, `?key=` (or `?access_token=`) must match: missing → close 1008, wrong → close 1007. */
+  apiKey?: string;
+  /** Scenario object, or path to a JSON scenario file. */
+  scenario: Scenario | string;
+  timing?: {
+    /** Pace audio against the wall clock (default true); false sends every chunk as fast as the socket takes it. */
+    realtime?: boolean;
+    /** Audio per `inlineData` chunk, default 40 ms. */
+    chunkMs?: number;
+    /** Playback speed factor for pacing and "thinking" delays (default 1). */
+    speedup?: number;
+    /** How far ahead of real time the burst may run, like the real service (default 300 ms of audio). */
+    leadMs?: number;
+  };
+  vad?: {
+    /** Default -40 dBFS (±6 dB for START_SENSITIVITY_LOW/HIGH in the setup). */
+    thresholdDbfs?: number;
+    /** Default: setup's prefixPaddingMs, else 100 ms. */
+    minSpeechMs?: number;
+    /** Default: setup's silenceDurationMs, else 500 ms. */
+    endSilenceMs?: number;
+  };
+  faults?: {
+    /** Every resume attempt is closed with 1007, so the client must fall back to a fresh session. */
+    refuseResumption?: boolean;
+    /** The next N connections are closed with 1011 "The service is currently unavailable." right after the upgrade. */
+    refuseConnections?: number;
+    /** Drop (TCP reset, client sees 1006) each of the first `dropCount` set-up connections this long after it opened. */
+    dropAfterMs?: number;
+    /** How many connections dropAfterMs applies to (default 1). */
+    dropCount?: number;
+    /** Delay before setupComplete. */
+    setupDelayMs?: number;
+    /** Close 1008 "The operation was aborted." when caller audio arrives while a tool call is unanswered. */
+    abortOnAudioDuringToolCall?: boolean;
+    /** After goAway, send nothing more until the close (the service has been seen going quiet). */
+    silentAfterGoAway?: boolean;
+  };
+  /** Override the scenario's speech mode (tests use 'synthetic' for speed and determinism). */
+  speech?: SpeechMode;
+  /** Model ids accepted in setup (without `models/`); 'any' accepts everything. Default: the known Live models. */
+  models?: readonly string[] | 'any';
+  resumption?: {
+    /** How long a handle stays valid (default 2 h). */
+    handleTtlMs?: number;
+    /** Reject (1011) a resume while the conversation's previous socket is still open (default true). */
+    rejectWhileConnected?: boolean;
+    /** Period of sessionResumptionUpdate messages besides the ones after each turn (default 10 s; 0 = off). */
+    updateEveryMs?: number;
+  };
+  /** Server frames are JSON in binary frames like the real service; 'text' exercises the other client path. */
+  serverFrames?: 'binary' | 'text';
+  /** Close 1011 (deadline) if no setup arrives in this time (default 10 s). */
+  setupTimeoutMs?: number;
+  /**
+   * Keep the per-session `received`/`sent` logs (default true; bounded to 5000 entries, of which at most 100 audio
+   * frames each way). Turn off for load tests.
+   */
+  record?: boolean;
+}
+
+export interface ReceivedMessage {
+  /** ms since the connection opened. */
+  at: number;
+  /** The message; audio payloads are replaced by `{ mimeType, bytes }`. */
+  msg: Record<string, unknown>;
+}
+
+export interface EmulatedToolCall {
+  id: string;
+  name: string;
+  args: Record<string, unknown>;
+}
+
+export type EmulatedSessionEvent =
+  | 'message'
+  | 'sent'
+  | 'turnStart'
+  | 'turnEnd'
+  | 'speechStart'
+  | 'speechEnd'
+  | 'toolCall'
+  | 'toolResponse'
+  | 'close';
+
+export interface EmulatedSession {
+  readonly id: string;
+  /** Position among all connections to this emulator (0-based). */
+  readonly index: number;
+  /** Conversation id; a resumed connection shares it with the connection it resumed. */
+  readonly conversationId: string | undefined;
+  readonly setup: Record<string, unknown> | undefined;
+  readonly resumedFrom: string | undefined;
+  readonly received: ReceivedMessage[];
+  /** What the emulator sent, audio summarised the same way. */
+  readonly sent: ReceivedMessage[];
+  readonly audioInMs: number;
+  readonly toolCalls: EmulatedToolCall[];
+  readonly toolResponses: Array<{ id: string; name: string; response: unknown }>;
+  /** Ids of the scenario turns started on this connection, in order (index when a turn has no id). */
+  readonly turns: string[];
+  /** Resumption handles issued on this connection, oldest first. */
+  readonly handles: string[];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  goAway(timeLeftMs: number): void;
+  interrupt(): void;
+  /** No code: abrupt TCP drop (client sees 1006). With a code: a close frame with the service's reason for it. */
+  drop(code?: number): void;
+  on(event: EmulatedSessionEvent, listener: (...args: unknown[]) => void): this;
+  once(event: EmulatedSessionEvent, listener: (...args: unknown[]) => void): this;
+  off(event: EmulatedSessionEvent, listener: (...args: unknown[]) => void): this;
+}
+
+export interface GeminiLiveEmulator {
+  readonly baseUrl: string;
+  readonly port: number;
+  readonly sessions: EmulatedSession[];
+  on(event: 'session', listener: (s: EmulatedSession) => void): this;
+  off(event: 'session', listener: (s: EmulatedSession) => void): this;
+  /** Resolves with the next session (or the existing one with that index). */
+  nextSession(index?: number): Promise<EmulatedSession>;
+  close(): Promise<void>;
+}

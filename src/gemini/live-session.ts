@@ -1,0 +1,750 @@
+// One Gemini Live conversation per phone call, over as many connections as it takes. The call manager sees one
+// continuous session (src/gemini/types.ts); connects, goAway rotations, resumption and fresh reconnects are hidden
+// here. See ./README.md for the reconnect policy and what happens to pending tool calls.
+import type { GoogleGenAI, Session } from '@google/genai';
+import type { Config } from '../config.ts';
+import { GatewayError, errorMessage } from '../errors.ts';
+import { getGenAIClient } from './client.ts';
+import { buildLiveConnectConfig, buildResumeContext, DEFAULT_MAX_CONTEXT_CHARS, parseDurationMs } from './setup.ts';
+import { attemptContext, type ConnectAttempt, type GuardedSocket } from './transport.ts';
+import type {
+  LiveSession,
+  LiveSessionOptions,
+  LiveSessionState,
+  ReconnectKind,
+  ToolCallRequest,
+  ToolCallResponse,
+  UsageInfo,
+} from './types.ts';
+import { UplinkBuffer } from './uplink-buffer.ts';
+
+/** Knobs with production defaults; tests shrink the delays. Not part of the call manager's contract. */
+export interface LiveSessionTuning {
+  /** Use this client instead of the process-wide one. */
+  client?: GoogleGenAI | undefined;
+  /** Build (and cache) the client with this base URL: how tests reach an emulator. See client.ts. */
+  baseUrl?: string | undefined;
+  /** First retry delay; doubles per attempt (with jitter) up to backoffMaxMs. */
+  backoffBaseMs?: number;
+  backoffMaxMs?: number;
+  /** Fresh connection attempts per reconnect (after a failed resume) and for the first connection. */
+  maxFreshAttempts?: number;
+  /** A connection that lived less than this counts as a quick drop; quick drops in a row back off, then fail. */
+  stableConnectionMs?: number;
+  maxQuickDrops?: number;
+  /** How long to wait for the old socket's close handshake before terminating it. */
+  closeWaitMs?: number;
+  /** After goAway, rotate at the latest this long before the announced end, even mid-turn or with tools pending. */
+  goAwayMarginMs?: number;
+  /** …and at the latest this long after the goAway (the service sometimes goes silent until it closes). */
+  goAwayMaxWaitMs?: number;
+  /**
+   * Hold caller audio (buffered, bounded by prebufferMs) while a tool call is unanswered, and send it after the
+   * response. Some models close the connection (1008 "The operation was aborted.") when audio streams during a
+   * BLOCKING call; the price is that the caller cannot barge in while a tool runs. Default false.
+   */
+  holdAudioDuringToolCalls?: boolean;
+  maxContextChars?: number;
+  /** Uplink bytes queued in the socket beyond which audio chunks are dropped (a stalled connection). */
+  maxSocketBufferedBytes?: number;
+}
+
+const SAMPLES_PER_MS = 16; // 16 kHz uplink
+const MAX_KEPT_SCRATCH = 256 * 1024; // about 5 s of 24 kHz audio per message
+const UPLINK_MIME = 'audio/pcm;rate=16000';
+const NO_RETRY_CODES = new Set([1007, 1008]); // invalid argument / policy: retrying the same setup cannot help
+
+interface Live {
+  session: Session;
+  socket: GuardedSocket;
+  gen: number;
+  connectedAt: number;
+}
+
+class ConnectError extends GatewayError {
+  readonly closeCode: number | undefined;
+  constructor(message: string, callId: string, closeCode: number | undefined, cause?: unknown) {
+    super('GW_ERR_GEMINI', message, {
+      callId,
+      retryable: closeCode === undefined || !NO_RETRY_CODES.has(closeCode),
+      cause,
+      detail: closeCode === undefined ? undefined : { closeCode },
+    });
+    this.name = 'GeminiConnectError';
+    this.closeCode = closeCode;
+  }
+}
+
+export function createLiveSession(
+  config: Config['gemini'],
+  opts: LiveSessionOptions,
+  tuning: LiveSessionTuning = {},
+): LiveSession {
+  const session = new GeminiLiveSession(config, opts, tuning);
+  session.start();
+  return session;
+}
+
+class GeminiLiveSession implements LiveSession {
+  private readonly config: Config['gemini'];
+  private readonly opts: LiveSessionOptions;
+  private readonly callId: string;
+  private readonly client: GoogleGenAI;
+  private readonly t: Required<Omit<LiveSessionTuning, 'client' | 'baseUrl'>>;
+
+  private _state: LiveSessionState = 'connecting';
+  private closed = false;
+  private closePromise: Promise<void> | undefined;
+  private readonly readyPromise: Promise<void>;
+  private resolveReady: () => void = () => {};
+  private rejectReady: (err: Error) => void = () => {};
+
+  /** Callbacks of any connection but the current one are ignored. */
+  private gen = 0;
+  private live: Live | undefined;
+  private pendingAttempt: ConnectAttempt | undefined;
+  private handle: string | undefined;
+  /** Something happened (model turn, tool call) since the last resumable handle: resuming now would lose it. */
+  private handleStale = false;
+  private modelTurnActive = false;
+  private readonly pendingTools = new Set<string>();
+  /** Ids we made up because the server sent none (Vertex); never sent back. */
+  private readonly syntheticIds = new Set<string>();
+  private syntheticSeq = 0;
+  private rotationRequested = false;
+  private goAwayTimer: NodeJS.Timeout | undefined;
+  private sleepTimer: NodeJS.Timeout | undefined;
+  private wakeSleeper: (() => void) | undefined;
+  private quickDrops = 0;
+  private malformedFrames = 0;
+
+  // Uplink: everything goes through `pending`, then out in chunks of `chunkSamples` from `chunkBytes`.
+  private readonly pending: UplinkBuffer;
+  private readonly prebufferSamples: number;
+  private readonly chunkSamples: number;
+  private readonly chunkBytes: Buffer;
+  private readonly chunkView: Int16Array;
+  private readonly audioParams = { audio: { data: '', mimeType: UPLINK_MIME } };
+  private socketDropped = 0;
+
+  // Downlink: base64 decodes straight into this aligned scratch buffer (no per-message buffer, no copy).
+  private downBytes: Buffer = Buffer.allocUnsafeSlow(8192);
+
+  private reconnects = 0;
+  private resumed = 0;
+  private fresh = 0;
+
+  constructor(config: Config['gemini'], opts: LiveSessionOptions, tuning: LiveSessionTuning) {
+    this.config = config;
+    this.opts = opts;
+    this.callId = opts.callId;
+    this.client = tuning.client ?? getGenAIClient(config, { baseUrl: tuning.baseUrl });
+    this.t = {
+      backoffBaseMs: tuning.backoffBaseMs ?? 250,
+      backoffMaxMs: tuning.backoffMaxMs ?? 4000,
+      maxFreshAttempts: tuning.maxFreshAttempts ?? 3,
+      stableConnectionMs: tuning.stableConnectionMs ?? 10_000,
+      maxQuickDrops: tuning.maxQuickDrops ?? 5,
+      closeWaitMs: tuning.closeWaitMs ?? 1000,
+      goAwayMarginMs: tuning.goAwayMarginMs ?? 5000,
+      goAwayMaxWaitMs: tuning.goAwayMaxWaitMs ?? 10_000,
+      holdAudioDuringToolCalls: tuning.holdAudioDuringToolCalls ?? false,
+      maxContextChars: tuning.maxContextChars ?? DEFAULT_MAX_CONTEXT_CHARS,
+      maxSocketBufferedBytes: tuning.maxSocketBufferedBytes ?? 512 * 1024,
+    };
+    this.chunkSamples = config.uplinkChunkMs * SAMPLES_PER_MS;
+    this.prebufferSamples = config.prebufferMs * SAMPLES_PER_MS;
+    this.chunkBytes = Buffer.allocUnsafeSlow(this.chunkSamples * 2);
+    this.chunkView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.chunkSamples);
+    this.pending = new UplinkBuffer(this.chunkSamples * 4);
+    this.readyPromise = new Promise<void>((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // ready() is optional for the caller: a rejection nobody awaits must not become an unhandled rejection.
+    this.readyPromise.catch(() => {});
+  }
+
+  get state(): LiveSessionState {
+    return this._state;
+  }
+
+  ready(): Promise<void> {
+    return this.readyPromise;
+  }
+
+  stats(): { reconnects: number; resumed: number; fresh: number; droppedAudioMs: number } {
+    return {
+      reconnects: this.reconnects,
+      resumed: this.resumed,
+      fresh: this.fresh,
+      droppedAudioMs: Math.round((this.pending.dropped + this.socketDropped) / SAMPLES_PER_MS),
+    };
+  }
+
+  start(): void {
+    void this.connectFirst();
+  }
+
+  // ---------------------------------------------------------------- uplink (hot path)
+
+  sendAudio(pcm16k: Int16Array): void {
+    if (this.closed) return;
+    if (this._state === 'ready' && !this.holdingAudio()) {
+      // Never drops: the buffer holds less than one chunk between frames.
+      this.pending.push(pcm16k, Math.max(this.prebufferSamples, this.chunkSamples) + pcm16k.length);
+      this.drainUplink();
+    } else {
+      this.pending.push(pcm16k, this.prebufferSamples);
+    }
+  }
+
+  private holdingAudio(): boolean {
+    return this.t.holdAudioDuringToolCalls && this.pendingTools.size > 0;
+  }
+
+  private drainUplink(): void {
+    if (this.holdingAudio()) return;
+    const live = this.live;
+    // Not open: the close event is on its way; keep the audio for the next connection instead of losing it.
+    if (live === undefined || !live.socket.isOpen) return;
+    while (this.pending.size >= this.chunkSamples) {
+      this.pending.read(this.chunkView);
+      if (live.socket.bufferedAmount > this.t.maxSocketBufferedBytes) {
+        this.socketDropped += this.chunkSamples;
+        continue;
+      }
+      this.audioParams.audio.data = this.chunkBytes.toString('base64');
+      try {
+        live.session.sendRealtimeInput(this.audioParams);
+      } catch (err) {
+        // Only if the socket is not open; its close event drives the reconnect.
+        this.opts.logger.debug({ err: errorMessage(err) }, 'gemini audio send failed');
+        return;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- tools
+
+  sendToolResponses(responses: ToolCallResponse[]): void {
+    if (this.closed) return;
+    const live = this.live;
+    const functionResponses: { id?: string; name: string; response: Record<string, unknown> }[] = [];
+    for (const r of responses) {
+      if (!this.pendingTools.delete(r.id)) {
+        // Cancelled by the server, or lost with a connection (we reported it cancelled): the session that would
+        // accept this id is gone, and an unknown id gets the connection closed.
+        this.opts.logger.warn({ toolCallId: r.id, tool: r.name }, 'gemini tool response for a call no longer pending');
+        continue;
+      }
+      if (this.syntheticIds.delete(r.id)) functionResponses.push({ name: r.name, response: r.response });
+      else functionResponses.push({ id: r.id, name: r.name, response: r.response });
+    }
+    if (functionResponses.length === 0 || live === undefined || this._state !== 'ready') return;
+    try {
+      live.session.sendToolResponse({ functionResponses });
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'gemini tool response send failed');
+    }
+    this.drainUplink();
+    this.maybeRotate();
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  private async connectFirst(): Promise<void> {
+    let lastErr: unknown;
+    for (let attempt = 1; attempt <= this.t.maxFreshAttempts; attempt++) {
+      if (attempt > 1 && !(await this.sleep(this.backoff(attempt - 2)))) return;
+      try {
+        await this.connectOnce(undefined);
+        this.resolveReady();
+        this.afterConnected();
+        return;
+      } catch (err) {
+        if (this.closed) return;
+        lastErr = err;
+        this.opts.logger.warn({ err: errorMessage(err), attempt }, 'gemini connect failed');
+        if (err instanceof ConnectError && !err.retryable) break;
+      }
+    }
+    this.fatal(
+      new GatewayError('GW_ERR_GEMINI', `could not connect to Gemini Live: ${errorMessage(lastErr)}`, {
+        callId: this.callId,
+        retryable: false,
+        cause: lastErr,
+      }),
+    );
+  }
+
+  /** Open one connection (resuming `handle` when given) and make it current. Rejects on failure or timeout. */
+  private async connectOnce(handle: string | undefined): Promise<void> {
+    const gen = ++this.gen;
+    const attempt: ConnectAttempt = {
+      socket: undefined,
+      aborted: false,
+      closeCode: undefined,
+      closeReason: undefined,
+      onMalformed: () => this.onMalformed(gen),
+      cancel: () => {},
+    };
+    this.pendingAttempt = attempt;
+    let established = false;
+    const connecting = attemptContext.run(attempt, () =>
+      this.client.live.connect({
+        model: this.config.model,
+        config: buildLiveConnectConfig(this.config, {
+          systemPrompt: this.opts.systemPrompt,
+          tools: this.opts.tools,
+          resumeHandle: handle,
+        }),
+        callbacks: {
+          // Frames that arrive before connect() resolves (the SDK queues them) come here; later ones are direct.
+          onmessage: (msg) => this.onServerMessage(gen, msg),
+          onerror: () => {},
+          onclose: (e: unknown) => {
+            if (established) this.onConnectionClosed(gen, e);
+          },
+        },
+      }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      const abort = (message: string): void => {
+        clearTimeout(timer);
+        attempt.aborted = true;
+        attempt.socket?.terminate();
+        reject(new ConnectError(message, this.callId, undefined));
+      };
+      timer = setTimeout(
+        () => abort(`no setupComplete within ${this.config.connectTimeoutMs} ms`),
+        this.config.connectTimeoutMs,
+      );
+      // close() must not wait for the SDK (Vertex auth may still be pending, with no socket to terminate yet).
+      attempt.cancel = () => abort('session closed while connecting');
+    });
+    // If the timeout wins, the SDK's promise settles later: it must not leak a session or an unhandled rejection.
+    connecting.then(
+      (s) => {
+        if (attempt.aborted || this.closed || gen !== this.gen) s.conn.close();
+      },
+      () => {},
+    );
+    let session: Session;
+    try {
+      session = await Promise.race([connecting, timeout]);
+    } catch (err) {
+      attempt.aborted = true;
+      attempt.socket?.terminate();
+      if (err instanceof ConnectError) throw err;
+      throw new ConnectError(errorMessage(err), this.callId, attempt.closeCode, err);
+    } finally {
+      clearTimeout(timer);
+      if (this.pendingAttempt === attempt) this.pendingAttempt = undefined;
+    }
+    const socket = attempt.socket;
+    if (this.closed || gen !== this.gen || socket === undefined) {
+      attempt.aborted = true;
+      socket?.terminate();
+      throw new ConnectError('session closed while connecting', this.callId, undefined);
+    }
+    socket.setDirect((msg) => this.onServerMessage(gen, msg));
+    established = true;
+    // A close that raced the resolution (socket already gone) would otherwise go unnoticed.
+    if (!socket.isOpen) {
+      established = false;
+      throw new ConnectError('connection closed right after setup', this.callId, attempt.closeCode);
+    }
+    this.live = { session, socket, gen, connectedAt: Date.now() };
+  }
+
+  private afterConnected(): void {
+    this._state = 'ready';
+    this.drainUplink();
+    // A goAway may already have come with the first frames of this connection.
+    this.maybeRotate();
+  }
+
+  private onConnectionClosed(gen: number, e: unknown): void {
+    if (this.closed || gen !== this.gen) return;
+    const code = (e as { code?: unknown } | undefined)?.code;
+    const reason = (e as { reason?: unknown } | undefined)?.reason;
+    this.opts.logger.warn({ code, reason }, 'gemini connection closed unexpectedly');
+    void this.reconnect(`closed:${typeof code === 'number' ? code : 'unknown'}`);
+  }
+
+  /** Replace the current connection: resume with the latest handle, else (or if refused) fresh with context. */
+  private async reconnect(reason: string): Promise<void> {
+    if (this.closed || this._state === 'reconnecting' || this._state === 'connecting') return;
+    this._state = 'reconnecting';
+    const old = this.live;
+    this.live = undefined;
+    this.gen++; // the old connection's callbacks are ignored from now on
+    this.clearGoAway();
+    this.abandonInFlight();
+    try {
+      // Peers found the service refuses a resume while the previous socket of the session is still open.
+      if (old !== undefined) await old.socket.closeAndWait(this.t.closeWaitMs);
+      if (this.closed) return;
+
+      // A goAway is the service's planned rotation, however soon it comes: only failures count towards a storm.
+      if (!reason.startsWith('goaway')) {
+        const lived = old === undefined ? 0 : Date.now() - old.connectedAt;
+        this.quickDrops = lived >= this.t.stableConnectionMs ? 0 : this.quickDrops + 1;
+      }
+      if (this.quickDrops > this.t.maxQuickDrops) {
+        throw new GatewayError('GW_ERR_GEMINI', `connection keeps dropping (${this.quickDrops} in a row)`, {
+          callId: this.callId,
+        });
+      }
+      if (this.quickDrops > 1 && !(await this.sleep(this.backoff(this.quickDrops - 2)))) return;
+
+      let attempt = 0;
+      let lastErr: unknown;
+      const handle = this.handle;
+      if (handle !== undefined) {
+        attempt++;
+        try {
+          await this.connectOnce(handle);
+          this.completeReconnect('resume', reason, attempt);
+          return;
+        } catch (err) {
+          if (this.closed) return;
+          lastErr = err;
+          // A refused handle will not work later either; new handles come with the fresh session.
+          if (this.handle === handle) this.handle = undefined;
+          this.opts.logger.warn({ err: errorMessage(err), reason }, 'gemini resume failed, reconnecting fresh');
+        }
+      }
+      for (let i = 0; i < this.t.maxFreshAttempts; i++) {
+        attempt++;
+        if ((i > 0 || handle !== undefined) && !(await this.sleep(this.backoff(i)))) return;
+        try {
+          await this.connectOnce(undefined);
+          this.sendContext();
+          this.completeReconnect('fresh', reason, attempt);
+          return;
+        } catch (err) {
+          if (this.closed) return;
+          lastErr = err;
+          this.opts.logger.warn({ err: errorMessage(err), attempt, reason }, 'gemini fresh reconnect failed');
+          if (err instanceof ConnectError && !err.retryable) break;
+        }
+      }
+      throw new GatewayError('GW_ERR_GEMINI', `reconnect failed: ${errorMessage(lastErr)}`, {
+        callId: this.callId,
+        cause: lastErr,
+        detail: { reason, attempts: attempt },
+      });
+    } catch (err) {
+      if (this.closed) return;
+      this.fatal(err instanceof Error ? err : new Error(String(err)));
+    }
+  }
+
+  private completeReconnect(kind: ReconnectKind, reason: string, attempt: number): void {
+    this.reconnects++;
+    if (kind === 'resume') this.resumed++;
+    else this.fresh++;
+    this.opts.logger.info(
+      { kind, reason, attempt, reconnects: this.reconnects, bufferedMs: this.pending.size / SAMPLES_PER_MS },
+      'gemini reconnected',
+    );
+    this.emit(() => this.opts.events.onReconnect({ kind, reason, attempt }));
+    if (this.closed) return;
+    this.afterConnected();
+  }
+
+  private sendContext(): void {
+    let transcript = '';
+    try {
+      transcript = this.opts.transcriptForContext();
+    } catch (err) {
+      this.opts.logger.warn({ err: errorMessage(err) }, 'transcriptForContext failed; continuing without context');
+    }
+    const turns = buildResumeContext(transcript, this.t.maxContextChars);
+    if (turns === undefined || this.live === undefined) return;
+    this.live.session.sendClientContent({ turns, turnComplete: false });
+  }
+
+  /**
+   * What was in flight on a connection that is going away. Its tool calls die with it (the next session never saw
+   * them: a resumed one restarts from a handle taken before the call, since handles are not resumable while a
+   * call runs), so the call manager hears they were cancelled; a cut agent turn is closed for it.
+   */
+  private abandonInFlight(): void {
+    if (this.pendingTools.size > 0) {
+      const ids = [...this.pendingTools];
+      this.pendingTools.clear();
+      this.syntheticIds.clear();
+      this.opts.logger.warn({ toolCallIds: ids }, 'gemini tool calls lost with the connection');
+      this.emit(() => this.opts.events.onToolCallCancellation(ids));
+    }
+    if (this.modelTurnActive) {
+      this.modelTurnActive = false;
+      this.emit(() => this.opts.events.onTurnComplete());
+    }
+    this.handleStale = false;
+  }
+
+  // ---------------------------------------------------------------- goAway
+
+  private onGoAway(timeLeft: unknown): void {
+    const leftMs = parseDurationMs(timeLeft) ?? 0;
+    this.opts.logger.info({ timeLeftMs: leftMs }, 'gemini goAway');
+    if (this.rotationRequested) return;
+    this.rotationRequested = true;
+    this.goAwayTimer = setTimeout(
+      () => {
+        this.goAwayTimer = undefined;
+        void this.reconnect('goaway-deadline');
+      },
+      Math.max(0, Math.min(leftMs - this.t.goAwayMarginMs, this.t.goAwayMaxWaitMs)),
+    );
+    this.maybeRotate();
+  }
+
+  /** After goAway, switch at the first quiet moment: no agent turn playing, no tool pending, a current handle. */
+  private maybeRotate(): void {
+    if (!this.rotationRequested || this._state !== 'ready') return;
+    if (this.modelTurnActive || this.pendingTools.size > 0) return;
+    if (this.handle !== undefined && this.handleStale) return;
+    void this.reconnect('goaway');
+  }
+
+  private clearGoAway(): void {
+    this.rotationRequested = false;
+    if (this.goAwayTimer !== undefined) clearTimeout(this.goAwayTimer);
+    this.goAwayTimer = undefined;
+  }
+
+  // ---------------------------------------------------------------- downlink
+
+  private onServerMessage(gen: number, msg: unknown): void {
+    if (this.closed || gen !== this.gen) return;
+    try {
+      this.dispatch(msg);
+    } catch (err) {
+      // A throwing event handler must not take the process down (the SDK would turn it into an unhandled rejection).
+      this.opts.logger.error({ err: errorMessage(err) }, 'gemini message handling failed');
+    }
+  }
+
+  private dispatch(msg: unknown): void {
+    if (!isRecord(msg)) {
+      this.onMalformed(this.gen);
+      return;
+    }
+    const events = this.opts.events;
+    const sc = msg.serverContent;
+    if (isRecord(sc)) {
+      if (sc.interrupted === true) {
+        this.modelTurnActive = false;
+        events.onInterrupted();
+        if (this.closed) return;
+      }
+      const turn = sc.modelTurn;
+      if (isRecord(turn) && Array.isArray(turn.parts)) {
+        for (const part of turn.parts) {
+          if (!isRecord(part)) continue;
+          const inline = part.inlineData;
+          if (!isRecord(inline) || typeof inline.data !== 'string') continue;
+          if (typeof inline.mimeType === 'string' && !inline.mimeType.startsWith('audio/')) continue;
+          this.modelTurnActive = true;
+          this.handleStale = true;
+          const pcm = this.decodeAudio(inline.data);
+          if (pcm.length > 0) events.onAudio(pcm);
+          if (this.closed) return;
+        }
+      }
+      const input = sc.inputTranscription;
+      if (isRecord(input) && typeof input.text === 'string' && input.text !== '') {
+        events.onInputTranscript(input.text);
+        if (this.closed) return;
+      }
+      const output = sc.outputTranscription;
+      if (isRecord(output) && typeof output.text === 'string' && output.text !== '') {
+        events.onOutputTranscript(output.text);
+        if (this.closed) return;
+      }
+    }
+    const usage = msg.usageMetadata;
+    if (isRecord(usage)) {
+      events.onUsage(toUsage(usage));
+      if (this.closed) return;
+    }
+    if (isRecord(sc) && sc.turnComplete === true) {
+      this.modelTurnActive = false;
+      events.onTurnComplete();
+      if (this.closed) return;
+    }
+    const toolCall = msg.toolCall;
+    if (isRecord(toolCall) && Array.isArray(toolCall.functionCalls)) {
+      const calls = this.toToolCalls(toolCall.functionCalls);
+      if (calls.length > 0) {
+        this.handleStale = true;
+        events.onToolCall(calls);
+        if (this.closed) return;
+      }
+    }
+    const cancel = msg.toolCallCancellation;
+    if (isRecord(cancel) && Array.isArray(cancel.ids)) {
+      const ids: string[] = [];
+      for (const id of cancel.ids) {
+        if (typeof id === 'string' && this.pendingTools.delete(id)) {
+          this.syntheticIds.delete(id);
+          ids.push(id);
+        }
+      }
+      if (ids.length > 0) {
+        events.onToolCallCancellation(ids);
+        if (this.closed) return;
+        this.drainUplink();
+      }
+    }
+    const update = msg.sessionResumptionUpdate;
+    if (isRecord(update) && update.resumable === true && typeof update.newHandle === 'string') {
+      if (update.newHandle !== '') {
+        this.handle = update.newHandle;
+        this.handleStale = false;
+      }
+    }
+    const goAway = msg.goAway;
+    if (isRecord(goAway)) this.onGoAway(goAway.timeLeft);
+    else this.maybeRotate();
+  }
+
+  /** Base64 → PCM16 in the session's scratch buffer: one decode, no allocation but the view, always aligned. */
+  private decodeAudio(b64: string): Int16Array {
+    const need = (b64.length * 3) >>> 2;
+    let target = this.downBytes;
+    if (need > target.length) {
+      // Grow for ordinary chunks; a rare huge bundled event gets a one-off buffer so the session does not keep it.
+      target = Buffer.allocUnsafeSlow(need <= MAX_KEPT_SCRATCH ? nextPow2(need) : need);
+      if (need <= MAX_KEPT_SCRATCH) this.downBytes = target;
+    }
+    const bytes = target.write(b64, 0, need, 'base64');
+    return new Int16Array(target.buffer, target.byteOffset, bytes >>> 1);
+  }
+
+  private toToolCalls(raw: unknown[]): ToolCallRequest[] {
+    const calls: ToolCallRequest[] = [];
+    for (const fc of raw) {
+      if (!isRecord(fc) || typeof fc.name !== 'string' || fc.name === '') continue;
+      let id: string;
+      if (typeof fc.id === 'string' && fc.id !== '') {
+        id = fc.id;
+      } else {
+        id = `synthetic-${++this.syntheticSeq}`;
+        this.syntheticIds.add(id);
+      }
+      this.pendingTools.add(id);
+      calls.push({ id, name: fc.name, args: isRecord(fc.args) ? fc.args : {} });
+    }
+    return calls;
+  }
+
+  private onMalformed(gen: number): void {
+    if (gen !== this.gen) return;
+    this.malformedFrames++;
+    // Bounded logging: a peer spewing garbage must not flood the logs.
+    if (this.malformedFrames === 1 || this.malformedFrames % 1000 === 0) {
+      this.opts.logger.warn({ malformedFrames: this.malformedFrames }, 'gemini sent a malformed frame; dropped');
+    }
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  private emit(fn: () => void): void {
+    if (this.closed) return;
+    try {
+      fn();
+    } catch (err) {
+      this.opts.logger.error({ err: errorMessage(err) }, 'gemini session event handler threw');
+    }
+  }
+
+  private fatal(err: Error): void {
+    if (this.closed) return;
+    this.opts.logger.error({ err: errorMessage(err) }, 'gemini session failed');
+    const onFatal = this.opts.events.onFatal;
+    void this.shutdown(err);
+    try {
+      onFatal(err);
+    } catch (e) {
+      this.opts.logger.error({ err: errorMessage(e) }, 'onFatal handler threw');
+    }
+  }
+
+  close(): Promise<void> {
+    this.closePromise ??= this.shutdown(
+      new GatewayError('GW_ERR_GEMINI_CLOSED', 'session closed before it was ready', { callId: this.callId }),
+    );
+    return this.closePromise;
+  }
+
+  private shutdown(reason: Error): Promise<void> {
+    if (this.closePromise !== undefined) return this.closePromise;
+    this.closed = true;
+    this._state = 'closed';
+    this.gen++;
+    this.clearGoAway();
+    if (this.sleepTimer !== undefined) clearTimeout(this.sleepTimer);
+    this.sleepTimer = undefined;
+    this.wakeSleeper?.();
+    this.rejectReady(reason);
+    this.pendingAttempt?.cancel();
+    this.pending.clear();
+    this.pendingTools.clear();
+    const live = this.live;
+    this.live = undefined;
+    this.closePromise = live === undefined ? Promise.resolve() : live.socket.closeAndWait(this.t.closeWaitMs);
+    return this.closePromise;
+  }
+
+  private backoff(n: number): number {
+    const base = Math.min(this.t.backoffMaxMs, this.t.backoffBaseMs * 2 ** n);
+    return Math.round(base * (0.5 + Math.random() * 0.5));
+  }
+
+  /** Resolves true after `ms`, or false at once when the session closes meanwhile. */
+  private sleep(ms: number): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      this.wakeSleeper = () => {
+        this.wakeSleeper = undefined;
+        resolve(false);
+      };
+      this.sleepTimer = setTimeout(() => {
+        this.sleepTimer = undefined;
+        this.wakeSleeper = undefined;
+        resolve(!this.closed);
+      }, ms);
+    });
+  }
+}
+
+function nextPow2(n: number): number {
+  let size = 8192;
+  while (size < n) size *= 2;
+  return size;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+function toUsage(raw: Record<string, unknown>): UsageInfo {
+  return {
+    promptTokenCount: num(raw.promptTokenCount),
+    // Vertex names it candidatesTokenCount.
+    responseTokenCount: num(raw.responseTokenCount) ?? num(raw.candidatesTokenCount),
+    totalTokenCount: num(raw.totalTokenCount),
+    raw,
+  };
+}

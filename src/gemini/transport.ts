@@ -1,0 +1,197 @@
+// The WebSocket transport we hand to @google/genai (its `WebSocketFactory` extension point), replacing the SDK's
+// NodeWebSocket. Why:
+//  - The SDK parses every frame inside an un-awaited async function: a frame that is not JSON (or a callback that
+//    throws) becomes an unhandled rejection and kills the process with every call in it. We parse first and drop
+//    what does not parse.
+//  - Once a session is established we dispatch parsed frames ourselves, so each frame is parsed exactly once
+//    (the SDK path would parse again and build a LiveServerMessage with getters we never use).
+//  - We need the raw socket per connection attempt: to abort a connect the SDK would wait on forever (it has no
+//    timeout), to close an old connection and wait for it before resuming, and to read bufferedAmount.
+// The SDK still builds the URL, auth headers and setup message, and serialises everything we send.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createRequire } from 'node:module';
+
+interface WsClientOptions {
+  headers?: Record<string, string>;
+  perMessageDeflate?: boolean;
+  handshakeTimeout?: number;
+  maxPayload?: number;
+}
+
+interface WsClient {
+  readonly readyState: number;
+  readonly bufferedAmount: number;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  terminate(): void;
+  on(event: 'open', listener: () => void): this;
+  on(event: 'message', listener: (data: Buffer, isBinary: boolean) => void): this;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+}
+
+const WS_OPEN = 1;
+const WS_CLOSED = 3;
+
+// No @types/ws in the project, and a global `declare module 'ws'` could clash with other parts of the tree.
+const require = createRequire(import.meta.url);
+const WebSocketClient = require('ws') as new (url: string, opts?: WsClientOptions) => WsClient;
+
+/** The callbacks the SDK passes to `WebSocketFactory.create` (shape from the SDK's own declaration). */
+export interface SdkSocketCallbacks {
+  onopen: () => void;
+  onerror: (e: unknown) => void;
+  onmessage: (e: unknown) => void;
+  onclose: (e: unknown) => void;
+}
+
+/**
+ * One `live.connect()` call. Bound with AsyncLocalStorage around the call so the factory, which the SDK invokes
+ * after its own awaits (Vertex auth), can find out which connection it is creating the socket for.
+ */
+export interface ConnectAttempt {
+  socket: GuardedSocket | undefined;
+  aborted: boolean;
+  closeCode: number | undefined;
+  closeReason: string | undefined;
+  onMalformed(): void;
+  /** Give up on this attempt now (set by the session while it waits for the SDK). */
+  cancel(): void;
+}
+
+export const attemptContext = new AsyncLocalStorage<ConnectAttempt>();
+
+// Bundled 3.x events can carry seconds of audio; anything near this is not a Live frame.
+const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+export class GuardedSocket {
+  private ws: WsClient | undefined;
+  private direct: ((msg: unknown) => void) | undefined;
+  private readonly url: string;
+  private readonly headers: Record<string, string>;
+  private readonly callbacks: SdkSocketCallbacks;
+  private readonly attempt: ConnectAttempt | undefined;
+  private closedPromise: Promise<void> | undefined;
+  private resolveClosed: (() => void) | undefined;
+
+  constructor(
+    url: string,
+    headers: Record<string, string>,
+    callbacks: SdkSocketCallbacks,
+    attempt: ConnectAttempt | undefined,
+  ) {
+    this.url = url;
+    this.headers = headers;
+    this.callbacks = callbacks;
+    this.attempt = attempt;
+  }
+
+  connect(): void {
+    if (this.attempt?.aborted) {
+      // Never open; let the SDK's connect() reject instead of waiting for an open that will not come.
+      queueMicrotask(() => this.callbacks.onclose({ code: 1006, reason: 'connect aborted', wasClean: false }));
+      return;
+    }
+    // perMessageDeflate off: base64 audio barely compresses and zlib per frame costs real CPU at thousands of calls.
+    const ws = new WebSocketClient(this.url, {
+      headers: this.headers,
+      perMessageDeflate: false,
+      maxPayload: MAX_FRAME_BYTES,
+    });
+    this.ws = ws;
+    ws.on('open', () => this.callbacks.onopen());
+    ws.on('error', (err) => this.callbacks.onerror({ message: err.message, error: err }));
+    ws.on('close', (code, reason) => {
+      const text = reason.toString();
+      if (this.attempt) {
+        this.attempt.closeCode = code;
+        this.attempt.closeReason = text;
+      }
+      this.resolveClosed?.();
+      this.callbacks.onclose({ code, reason: text, wasClean: code !== 1006 });
+    });
+    ws.on('message', (data) => this.onFrame(data));
+  }
+
+  private onFrame(data: Buffer): void {
+    const direct = this.direct;
+    if (direct !== undefined) {
+      let msg: unknown;
+      try {
+        msg = JSON.parse(data.toString());
+      } catch {
+        this.attempt?.onMalformed();
+        return;
+      }
+      direct(msg);
+      return;
+    }
+    // Until the SDK's connect() has resolved, frames go through the SDK (it needs setupComplete); only a few
+    // frames, so checking them here costs one extra parse each.
+    try {
+      JSON.parse(data.toString());
+    } catch {
+      this.attempt?.onMalformed();
+      return;
+    }
+    this.callbacks.onmessage({ data });
+  }
+
+  /** From now on, parsed frames go straight to `handler` (which must not throw). */
+  setDirect(handler: (msg: unknown) => void): void {
+    this.direct = handler;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
+  get isOpen(): boolean {
+    return this.ws?.readyState === WS_OPEN;
+  }
+
+  send(message: string): void {
+    if (this.ws === undefined) throw new Error('WebSocket is not connected');
+    this.ws.send(message);
+  }
+
+  close(): void {
+    this.ws?.close(1000);
+  }
+
+  terminate(): void {
+    this.ws?.terminate();
+  }
+
+  /** Close (code 1000) and wait until the socket is gone; terminate if the peer does not finish the handshake. */
+  closeAndWait(timeoutMs: number): Promise<void> {
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState === WS_CLOSED) return Promise.resolve();
+    if (this.closedPromise === undefined) {
+      this.closedPromise = new Promise<void>((resolve) => {
+        const timer = setTimeout(() => ws.terminate(), timeoutMs);
+        this.resolveClosed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      try {
+        ws.close(1000);
+      } catch {
+        ws.terminate();
+      }
+    }
+    return this.closedPromise;
+  }
+}
+
+export class GuardedSocketFactory {
+  readonly supportsHeaders = true;
+
+  create(url: string, headers: Record<string, string>, callbacks: SdkSocketCallbacks): GuardedSocket {
+    const attempt = attemptContext.getStore();
+    const socket = new GuardedSocket(url, headers, callbacks, attempt);
+    if (attempt !== undefined) attempt.socket = socket;
+    return socket;
+  }
+}

@@ -1,0 +1,180 @@
+// Wires the outbound side together: the REST routes, the dialer on the configured queue (in process, or BullMQ on
+// Redis with STATE_STORE=redis), and the hooks the rest of the gateway calls (Plivo callbacks, callbacks promised
+// by the agent). `wrapRouter` puts the status updates in front of the CallManager so that the gateway needs no
+// outbound-specific code.
+import type { AnswerInfo, CallContext, CallRouter, HangupInfo } from '../calls/types.ts';
+import type { Config } from '../config.ts';
+import { errorMessage } from '../errors.ts';
+import { childLogger } from '../log.ts';
+import type { PlivoApi } from '../plivo/api-types.ts';
+import type { CallbackRequest, CallRecord, CallStore } from '../store/types.ts';
+import { type Clock, systemClock } from './clock.ts';
+import { createBullDialQueue } from './dial-queue-bullmq.ts';
+import { createMemoryDialQueue } from './dial-queue-memory.ts';
+import { createDialer, type Dialer } from './dialer.ts';
+import { createMemoryDialerState } from './dialer-state-memory.ts';
+import { createRedisDialerState } from './dialer-state-redis.ts';
+import { outboundRoutes } from './routes.ts';
+import { type ApplyOptions, applyAnswer, applyHangup, applyMachine, applyRing } from './status-updates.ts';
+
+export type { Dialer } from './dialer.ts';
+export { outboundRoutes, type OutboundDeps } from './routes.ts';
+export { applyAnswer, applyHangup, applyMachine, applyRing } from './status-updates.ts';
+
+export interface OutboundOptions {
+  config: Config;
+  store: CallStore;
+  plivo: PlivoApi | undefined;
+  clock?: Clock;
+  /** 'memory' (default for STATE_STORE=memory) or 'redis' (BullMQ + shared dialer state). */
+  queue?: 'memory' | 'redis';
+  /** Redis key prefix for the dialer state and queues (tests isolate themselves with it). */
+  redisPrefix?: string;
+  /** Whether this replica consumes dial jobs (default true). */
+  dial?: boolean;
+  /** Passed to the dialer (lease, backoff, sweep) — mostly for tests. */
+  dialer?: { leaseMs?: number; sweepMs?: number; rateLimitedRetryMs?: { baseMs: number; maxMs: number } };
+  applyOptions?: ApplyOptions;
+}
+
+export interface Outbound {
+  readonly dialer: Dialer;
+  /** Mount on the gateway: `startGateway({ routes: [outbound.routes] })`. */
+  routes: (app: import('uWebSockets.js').TemplatedApp, gatewayDeps?: unknown) => void;
+  onAnswer(info: AnswerInfo): Promise<CallRecord | undefined>;
+  onHangup(info: HangupInfo): Promise<CallRecord | undefined>;
+  onRing(params: Record<string, string>): Promise<CallRecord | undefined>;
+  onMachine(params: Record<string, string>): Promise<CallRecord | undefined>;
+  /** For CallManager's `onCallbackScheduled`. */
+  onCallbackScheduled(record: CallRecord, request: CallbackRequest): Promise<void>;
+  /** A CallRouter that applies the outbound status updates, then delegates to `inner`. */
+  wrapRouter(inner: CallRouter): CallRouter;
+  close(): Promise<void>;
+}
+
+export function createOutbound(options: OutboundOptions): Outbound {
+  const { config, store } = options;
+  const clock = options.clock ?? systemClock;
+  const log = childLogger({ component: 'outbound' });
+  const kind = options.queue ?? config.store.kind;
+  const prefix = options.redisPrefix ?? 'gw:';
+  // The account's CPS, enforced by the dial queue's limiter (shared across replicas with Redis).
+  // The gateway knows its public URL once it listens (port 0 in tests); routes() mounting tells us.
+  let publicUrlFn: () => string = () => config.server.publicUrl;
+  const publicUrl = () => publicUrlFn();
+  const limiter = { max: 1, durationMs: Math.max(1, Math.round(1000 / config.plivo.cps)) };
+  let dialer: Dialer;
+  if (kind === 'redis') {
+    const url = config.store.redisUrl;
+    if (!url) throw new Error('REDIS_URL is required for the Redis dialer');
+    const qp = `${prefix.replace(/:/g, '')}-bull`;
+    dialer = createDialer({
+      config,
+      store,
+      plivo: options.plivo ?? unavailablePlivo,
+      clock,
+      publicUrl,
+      state: createRedisDialerState({ url, prefix, ttlS: config.store.recordTtlS }),
+      dialQueue: createBullDialQueue({ redisUrl: url, name: 'dial', prefix: qp, limiter }),
+      wakeQueue: createBullDialQueue({ redisUrl: url, name: 'wake', prefix: qp }),
+      ...options.dialer,
+    });
+  } else {
+    dialer = createDialer({
+      config,
+      store,
+      plivo: options.plivo ?? unavailablePlivo,
+      clock,
+      publicUrl,
+      state: createMemoryDialerState(),
+      dialQueue: createMemoryDialQueue({ clock, limiter }),
+      wakeQueue: createMemoryDialQueue({ clock }),
+      ...options.dialer,
+    });
+  }
+  if (options.dial !== false) dialer.start();
+
+  const applyOpts: ApplyOptions = { now: () => clock.now(), ...options.applyOptions };
+  const mountRoutes = outboundRoutes({ config, store, plivo: options.plivo, dialer, clock, publicUrl });
+  const routes: Outbound['routes'] = (app, gatewayDeps) => {
+    const gw = gatewayDeps as { publicUrl?: () => string } | undefined;
+    if (typeof gw?.publicUrl === 'function') {
+      const fromGateway = gw.publicUrl;
+      publicUrlFn = () => fromGateway() || config.server.publicUrl;
+    }
+    mountRoutes(app, gatewayDeps);
+  };
+
+  const outbound: Outbound = {
+    dialer,
+    routes,
+    onAnswer: (info) => applyAnswer(store, info, applyOpts),
+    async onHangup(info) {
+      const record = await applyHangup(store, info, applyOpts);
+      if (record) await dialer.onCallEnded(record);
+      return record;
+    },
+    onRing: (params) => applyRing(store, params, applyOpts),
+    onMachine: (params) => applyMachine(store, params, applyOpts),
+    async onCallbackScheduled(record, request) {
+      await dialer.scheduleCallback(record, request);
+    },
+    wrapRouter(inner) {
+      const safe = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+        try {
+          return await fn();
+        } catch (err) {
+          log.warn({ err: errorMessage(err), what }, 'outbound status update failed');
+          return undefined;
+        }
+      };
+      return {
+        async onAnswer(info: AnswerInfo, base: CallContext) {
+          const record =
+            info.direction === 'outbound' ? await safe('answer', () => outbound.onAnswer(info)) : undefined;
+          const ctx: CallContext = record
+            ? {
+                ...base,
+                outboundId: record.id,
+                campaignId: record.campaignId,
+                openingReason: record.openingReason,
+                objective: record.objective,
+                variables: record.variables,
+              }
+            : base;
+          return inner.onAnswer(info, ctx);
+        },
+        attachStream: (ctx, leg, start) => inner.attachStream(ctx, leg, start),
+        async onHangup(info) {
+          // Both write the record (atomically); the dialer then sees the final status either way.
+          await Promise.all([
+            safe('hangup-inner', async () => inner.onHangup(info)),
+            safe('hangup', () => outbound.onHangup(info)),
+          ]);
+        },
+        async onCallback(kindName, params) {
+          if (kindName === 'ring') await safe('ring', () => outbound.onRing(params));
+          else if (kindName === 'machine') await safe('machine', () => outbound.onMachine(params));
+          await inner.onCallback?.(kindName, params);
+        },
+        activeCalls: () => inner.activeCalls(),
+        close: () => inner.close(),
+      };
+    },
+    async close() {
+      await dialer.close();
+    },
+  };
+  return outbound;
+}
+
+const unavailable = async (): Promise<never> => {
+  throw new Error('no Plivo client configured');
+};
+const unavailablePlivo: PlivoApi = {
+  makeCall: unavailable,
+  hangupCall: unavailable,
+  transferCall: unavailable,
+  sendSms: unavailable,
+  configureNumber: unavailable,
+};
