@@ -32,6 +32,8 @@ export class Reply {
   readonly res: HttpResponse;
   aborted = false;
   done = false;
+  /** Status of the reply sent (0 until then), for request metrics. */
+  status = 0;
   private readonly abortHandlers: Array<() => void> = [];
 
   constructor(res: HttpResponse) {
@@ -49,6 +51,7 @@ export class Reply {
   send(status: number, body: string | Uint8Array, contentType: string, headers: Record<string, string> = {}): void {
     if (this.aborted || this.done) return;
     this.done = true;
+    this.status = status;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status)).writeHeader('content-type', contentType);
       for (const [k, v] of Object.entries(headers)) this.res.writeHeader(k, v);
@@ -71,6 +74,7 @@ export class Reply {
   empty(status: number): void {
     if (this.aborted || this.done) return;
     this.done = true;
+    this.status = status;
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status)).end();
     });

@@ -1,0 +1,86 @@
+// Process entry: configuration, audio engine, Plivo REST client, call router, gateway, signals.
+import dotenv from 'dotenv';
+import { createAudioEngine } from './audio/engine.ts';
+import type { CallRouter } from './calls/types.ts';
+import { type Config, loadConfig } from './config.ts';
+import { ConfigError, errorMessage } from './errors.ts';
+import { childLogger, type Logger, rootLogger } from './log.ts';
+import type { PlivoApi } from './plivo/api-types.ts';
+import { plivoRestClientFromConfig } from './plivo/rest-client.ts';
+import type { AudioEngine } from './audio/types.ts';
+import { type RouteModule, startGateway } from './server/gateway.ts';
+import { createPlaceholderRouter } from './server/placeholder-router.ts';
+
+interface Wiring {
+  config: Config;
+  audio: AudioEngine;
+  plivoApi: PlivoApi;
+  logger: Logger;
+}
+
+/** The call router and extra HTTP routes. The lead replaces the placeholder with the CallManager here. */
+function wire(_w: Wiring): { router: CallRouter; routes: RouteModule[] } {
+  return { router: createPlaceholderRouter(), routes: [] };
+}
+
+async function main(): Promise<void> {
+  dotenv.config({ quiet: true });
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  rootLogger().level = config.server.logLevel;
+  const logger = childLogger({ component: 'main' });
+
+  const { engine: audio, warning } = await createAudioEngine(config.audio);
+  if (warning !== undefined) logger.warn({ backend: audio.backend }, warning);
+  const plivoApi = plivoRestClientFromConfig(config);
+  const { router, routes } = wire({ config, audio, plivoApi, logger });
+  const gateway = await startGateway({ config, router, audio, plivoApi, routes });
+
+  if (config.plivo.autoConfigure) {
+    const base = gateway.publicUrl;
+    plivoApi
+      .configureNumber(config.plivo.phoneNumber, { answerUrl: `${base}/answer`, hangupUrl: `${base}/hangup` })
+      .then(({ appId }) => logger.info({ appId }, `Ready! Call ${config.plivo.phoneNumber} to test`))
+      .catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'Plivo auto-configuration failed'));
+  } else {
+    logger.info(`Ready. Point ${config.plivo.phoneNumber}'s answer URL at ${gateway.publicUrl}/answer`);
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: closing now');
+      void gateway.close().finally(() => process.exit(1));
+      return;
+    }
+    stopping = true;
+    logger.info({ signal, drainTimeoutS: config.server.drainTimeoutS }, 'shutting down: draining calls');
+    gateway
+      .drain()
+      .then(() => gateway.close())
+      .then(() => audio.close())
+      .then(() => {
+        logger.info('stopped');
+        process.exit(0);
+      })
+      .catch((err: unknown) => {
+        logger.error({ err: errorMessage(err) }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  rootLogger().fatal({ err: errorMessage(err) }, 'gateway failed to start');
+  process.exit(1);
+});

@@ -1,0 +1,266 @@
+// The gateway's one uWebSockets.js app: Plivo webhooks, the audio-stream WebSocket, health, readiness, metrics,
+// and whatever routes other modules mount (the outbound API). Owns drain and shutdown.
+import type { Registry } from 'prom-client';
+import {
+  App,
+  type TemplatedApp,
+  type us_listen_socket,
+  us_listen_socket_close,
+  us_socket_local_port,
+} from 'uWebSockets.js';
+import type { AudioEngine, PhoneAudioFormat } from '../audio/types.ts';
+import type { CallRouter } from '../calls/types.ts';
+import type { Config } from '../config.ts';
+import { errorMessage, GatewayError } from '../errors.ts';
+import { childLogger, type Logger } from '../log.ts';
+import type { PlivoApi } from '../plivo/api-types.ts';
+import { EdgeStats } from '../plivo/edge-stats.ts';
+import { Pacer } from '../plivo/pacer.ts';
+import { formPairs, verifyV3 } from '../plivo/signature.ts';
+import { DEFAULT_LIMITS, type PlivoStream, type StreamLimits } from '../plivo/stream-session.ts';
+import { type RequestInfo, Reply } from './http.ts';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
+import { mountStreamRoute } from './stream-route.ts';
+import { mountPlivoWebhooks } from './webhooks.ts';
+
+/** What route modules (the outbound API…) get to mount their endpoints on the gateway's app. */
+export interface GatewayDeps {
+  config: Config;
+  logger: Logger;
+  /** Prometheus registry plus the shared request/error counters. */
+  metrics: GatewayMetrics;
+  router: CallRouter;
+  audio: AudioEngine;
+  plivoApi: PlivoApi | undefined;
+  /** Public base URL (no trailing slash); known once the gateway listens (tests listen on port 0). */
+  publicUrl(): string;
+  /**
+   * Checks X-Plivo-Signature-V3 for a request whose body has been read: URL rebuilt from the public URL, body
+   * parameters from the form. Counts and logs failures. Always true when PLIVO_VERIFY_SIGNATURES=false.
+   */
+  verifyPlivoSignature(info: RequestInfo, body: Buffer, route: string): boolean;
+  isDraining(): boolean;
+  /** At MAX_CALLS: new calls are refused. */
+  isFull(): boolean;
+  streamFormat: PhoneAudioFormat;
+}
+
+export type RouteModule = (app: TemplatedApp, deps: GatewayDeps) => void;
+
+export interface GatewayOptions {
+  config: Config;
+  router: CallRouter;
+  audio: AudioEngine;
+  plivoApi?: PlivoApi;
+  routes?: RouteModule[];
+  /**
+   * Overrides config.server.publicUrl; a function gets the bound port (tests and the benchmark listen on port 0,
+   * so the public URL is only known after listening).
+   */
+  publicUrl?: string | ((port: number) => string);
+  /** Stream format requested in the answer XML (default μ-law 8 kHz, Plivo's lowest-latency option). */
+  streamFormat?: PhoneAudioFormat;
+  /** Agent audio pacing: how far ahead of real time frames are sent. Default 60 ms (3 frames). */
+  leadMs?: number;
+  limits?: Partial<StreamLimits>;
+  /** Sockets that do not send `start` within this time are closed (default 10 s). */
+  startTimeoutMs?: number;
+  /** Measure one frame in N (default 64; the benchmark uses 1). */
+  sampleEvery?: number;
+  /** Node default metrics (default true). */
+  defaultMetrics?: boolean;
+}
+
+export interface Gateway {
+  readonly port: number;
+  readonly publicUrl: string;
+  readonly draining: boolean;
+  readonly metrics: Registry;
+  readonly stats: EdgeStats;
+  readonly pacer: Pacer;
+  /** Stop accepting calls, wait for active ones up to DRAIN_TIMEOUT_S. */
+  drain(): Promise<void>;
+  /** Close every stream and the listen socket (idempotent). */
+  close(): Promise<void>;
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { config, router, audio } = opts;
+  const logger = childLogger({ component: 'gateway' });
+  const stats = new EdgeStats(opts.sampleEvery ?? 64);
+  const pacer = new Pacer({ leadMs: opts.leadMs ?? 60 });
+  const streams = new Set<PlivoStream>();
+  const metrics = createGatewayMetrics({
+    stats,
+    activeCalls: () => safeActiveCalls(router),
+    defaultMetrics: opts.defaultMetrics,
+  });
+  const limits: StreamLimits = {
+    ...DEFAULT_LIMITS,
+    maxBackpressureBytes: config.server.wsMaxBackpressureBytes,
+    ...opts.limits,
+  };
+  let port = 0;
+  let publicUrl = '';
+  let draining = false;
+  let closed = false;
+  let drainPromise: Promise<void> | undefined;
+
+  if (!config.plivo.verifySignatures) {
+    logger.warn(
+      'PLIVO_VERIFY_SIGNATURES=false: webhook signatures are NOT checked. Anyone who can reach this server can ' +
+        'fake Plivo callbacks. Use this for local development only.',
+    );
+  }
+
+  const deps: GatewayDeps = {
+    config,
+    logger,
+    metrics,
+    router,
+    audio,
+    plivoApi: opts.plivoApi,
+    publicUrl: () => publicUrl,
+    verifyPlivoSignature(info, body, route) {
+      if (!config.plivo.verifySignatures) return true;
+      const url = publicUrl + info.path + (info.query === '' ? '' : `?${info.query}`);
+      const type = info.headers['content-type'] ?? '';
+      const bodyParams = info.method === 'POST' && !type.includes('json') ? formPairs(body.toString('utf8')) : [];
+      const check = (header: string) =>
+        verifyV3({
+          authToken: config.plivo.authToken,
+          method: info.method,
+          url,
+          nonce: info.headers['x-plivo-signature-v3-nonce'],
+          signatures: info.headers[header],
+          bodyParams,
+        });
+      // The "Ma" header is signed with the main account's token; ours is that token when not a subaccount.
+      const result = check('x-plivo-signature-v3');
+      if (result.ok || check('x-plivo-signature-ma-v3').ok) return true;
+      metrics.errors.inc({ kind: `signature-${result.reason}` });
+      logger.warn({ route, reason: result.reason }, 'Plivo webhook signature rejected');
+      return false;
+    },
+    isDraining: () => draining,
+    isFull: () => Math.max(safeActiveCalls(router), stats.activeStreams) >= config.server.maxCalls,
+    streamFormat: opts.streamFormat ?? { encoding: 'mulaw', sampleRate: 8000 },
+  };
+
+  const app = App();
+  mountPlivoWebhooks(app, deps);
+  mountStreamRoute(app, deps, { stats, pacer, limits, streams });
+  mountHealth(app, deps, stats);
+  for (const mount of opts.routes ?? []) mount(app, deps);
+  app.any('/*', (res) => {
+    new Reply(res).text(404, 'not found');
+  });
+
+  const listenSocket = await new Promise<us_listen_socket>((resolve, reject) => {
+    app.listen(config.server.host, config.server.port, (ls) => {
+      if (ls) resolve(ls);
+      else {
+        reject(
+          new GatewayError('GW_ERR_INVALID_STATE', `cannot listen on ${config.server.host}:${config.server.port}`),
+        );
+      }
+    });
+  });
+  port = us_socket_local_port(listenSocket as unknown as import('uWebSockets.js').us_socket);
+  publicUrl = (
+    typeof opts.publicUrl === 'function' ? opts.publicUrl(port) : (opts.publicUrl ?? config.server.publicUrl)
+  ).replace(/\/+$/, '');
+
+  const startTimeoutMs = opts.startTimeoutMs ?? 10_000;
+  const housekeeping = setInterval(
+    () => {
+      const now = performance.now();
+      for (const s of streams) s.expireIfNotStarted(now, startTimeoutMs);
+    },
+    Math.min(1000, startTimeoutMs),
+  );
+  housekeeping.unref();
+
+  logger.info({ port, publicUrl, audio: { backend: audio.backend, execution: audio.execution } }, 'gateway listening');
+
+  const gateway: Gateway = {
+    get port() {
+      return port;
+    },
+    get publicUrl() {
+      return publicUrl;
+    },
+    get draining() {
+      return draining;
+    },
+    metrics: metrics.registry,
+    stats,
+    pacer,
+    drain() {
+      if (drainPromise) return drainPromise;
+      draining = true;
+      logger.info({ activeCalls: safeActiveCalls(router), activeStreams: streams.size }, 'draining');
+      drainPromise = (async () => {
+        const deadline = Date.now() + config.server.drainTimeoutS * 1000;
+        const routerClosed = Promise.resolve()
+          .then(() => router.close())
+          .catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'router close failed'));
+        let routerDone = false;
+        void routerClosed.then(() => {
+          routerDone = true;
+        });
+        while (Date.now() < deadline && !closed) {
+          if (streams.size === 0 && (routerDone || safeActiveCalls(router) === 0)) break;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        logger.info({ remainingStreams: streams.size }, 'drain finished');
+      })();
+      return drainPromise;
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      draining = true;
+      clearInterval(housekeeping);
+      for (const s of [...streams]) s.close('shutdown');
+      pacer.stop();
+      us_listen_socket_close(listenSocket);
+      app.close();
+      logger.info('gateway closed');
+    },
+  };
+  return gateway;
+}
+
+function safeActiveCalls(router: CallRouter): number {
+  try {
+    return router.activeCalls();
+  } catch {
+    return 0;
+  }
+}
+
+function mountHealth(app: TemplatedApp, deps: GatewayDeps, stats: EdgeStats): void {
+  app.get('/healthz', (res) => {
+    new Reply(res).json(200, {
+      status: 'ok',
+      audio: { backend: deps.audio.backend, execution: deps.audio.execution },
+      draining: deps.isDraining(),
+      activeCalls: safeActiveCalls(deps.router),
+      activeStreams: stats.activeStreams,
+    });
+  });
+  app.get('/readyz', (res) => {
+    const reply = new Reply(res);
+    if (deps.isDraining()) reply.json(503, { ready: false, reason: 'draining' });
+    else if (deps.isFull()) reply.json(503, { ready: false, reason: 'at MAX_CALLS' });
+    else reply.json(200, { ready: true });
+  });
+  app.get('/metrics', (res) => {
+    const reply = new Reply(res);
+    deps.metrics.registry
+      .metrics()
+      .then((text) => reply.send(200, text, deps.metrics.registry.contentType))
+      .catch((err: unknown) => reply.text(500, errorMessage(err)));
+  });
+}

@@ -1,0 +1,119 @@
+// Prometheus metrics for one gateway, on its own Registry (tests run several gateways in one process). Frame
+// counters live as plain numbers in EdgeStats and are read at scrape time; only sampled frame timings are
+// observed directly, so /metrics costs nothing per frame.
+import client from 'prom-client';
+import type { EdgeStats } from '../plivo/edge-stats.ts';
+
+export interface GatewayMetrics {
+  registry: client.Registry;
+  webhookRequests: client.Counter<'route' | 'status'>;
+  errors: client.Counter<'kind'>;
+  frameUs: client.Histogram<'direction'>;
+}
+
+/** Counter fed from a monotonically increasing number read at scrape time. */
+function scrapedCounter(
+  registry: client.Registry,
+  name: string,
+  help: string,
+  read: () => number,
+): client.Counter<string> {
+  let reported = 0;
+  return new client.Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      const v = read();
+      if (v > reported) this.inc(v - reported);
+      reported = v;
+    },
+  });
+}
+
+export function createGatewayMetrics(o: {
+  stats: EdgeStats;
+  activeCalls: () => number;
+  defaultMetrics?: boolean;
+}): GatewayMetrics {
+  const registry = new client.Registry();
+  if (o.defaultMetrics !== false) client.collectDefaultMetrics({ register: registry });
+  const { stats } = o;
+
+  new client.Gauge({
+    name: 'gateway_active_calls',
+    help: 'Calls in progress on this replica (as reported by the call router)',
+    registers: [registry],
+    collect() {
+      this.set(o.activeCalls());
+    },
+  });
+  new client.Gauge({
+    name: 'gateway_active_streams',
+    help: 'Plivo audio streams open on this replica',
+    registers: [registry],
+    collect() {
+      this.set(stats.activeStreams);
+    },
+  });
+  scrapedCounter(registry, 'gateway_frames_in_total', 'Caller audio frames received from Plivo', () => stats.framesIn);
+  scrapedCounter(registry, 'gateway_frames_out_total', 'Agent audio frames sent to Plivo', () => stats.framesOut);
+  scrapedCounter(
+    registry,
+    'gateway_agent_frames_dropped_total',
+    'Agent audio frames dropped because the per-call queue was full',
+    () => stats.droppedFrames,
+  );
+
+  const errors = new client.Counter({
+    name: 'gateway_errors_total',
+    help: 'Errors by kind (bad stream input, signature failures, handler errors…)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  // Stream errors are counted in EdgeStats; fold them in at scrape time.
+  const reportedErrors = new Map<string, number>();
+  const streamErrors = new client.Counter({
+    name: 'gateway_stream_errors_total',
+    help: 'Bad or unexpected input on Plivo audio streams, by kind (ignored and counted)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      for (const [kind, v] of stats.errors) {
+        const before = reportedErrors.get(kind) ?? 0;
+        if (v > before) this.inc({ kind }, v - before);
+        reportedErrors.set(kind, v);
+      }
+    },
+  });
+  void streamErrors;
+  const reportedBp = new Map<string, number>();
+  new client.Counter({
+    name: 'gateway_backpressure_events_total',
+    help: 'Backpressure decisions on Plivo sockets: paused, drop-oldest, closed',
+    labelNames: ['action'] as const,
+    registers: [registry],
+    collect() {
+      for (const [action, v] of stats.backpressure) {
+        const before = reportedBp.get(action) ?? 0;
+        if (v > before) this.inc({ action }, v - before);
+        reportedBp.set(action, v);
+      }
+    },
+  });
+  const webhookRequests = new client.Counter({
+    name: 'gateway_webhook_requests_total',
+    help: 'HTTP requests by route and status',
+    labelNames: ['route', 'status'] as const,
+    registers: [registry],
+  });
+  const frameUs = new client.Histogram({
+    name: 'gateway_frame_processing_microseconds',
+    help: 'Per-frame processing time, sampled: uplink = Plivo message → caller audio delivered; downlink = agent audio push (convert, frame, queue); send = one playAudio to the socket',
+    labelNames: ['direction'] as const,
+    buckets: [2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 50000],
+    registers: [registry],
+  });
+  stats.addObserver((direction, us) => frameUs.observe({ direction }, us));
+  return { registry, webhookRequests, errors, frameUs };
+}

@@ -1,0 +1,21 @@
+// The `ws` client for tests that need a raw stream socket (no @types/ws in the project): just the surface used.
+import { createRequire } from 'node:module';
+
+export interface TestSocket {
+  send(data: string | Uint8Array): void;
+  close(code?: number): void;
+  on(event: 'open', listener: () => void): this;
+  on(event: 'close', listener: (code: number, reason: Buffer) => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(
+    event: 'unexpected-response',
+    listener: (req: unknown, res: { statusCode?: number; resume(): void }) => void,
+  ): this;
+}
+
+const require = createRequire(import.meta.url);
+const WebSocketCtor = require('ws') as new (url: string) => TestSocket;
+
+export function openSocket(url: string): TestSocket {
+  return new WebSocketCtor(url);
+}
