@@ -6,7 +6,6 @@
 // so the same .node loads on the main thread and in piscina workers.
 #include <napi.h>
 
-#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,8 +16,8 @@
 
 namespace {
 
-// Bumped when the JS-visible surface changes; src/audio/native.ts refuses a stale build.
-constexpr uint32_t kAbiVersion = 1;
+// Bumped when the JS-visible surface or the arithmetic changes; src/audio/native.ts refuses a stale build.
+constexpr uint32_t kAbiVersion = 2;
 constexpr int kMaxFactor = 64;
 constexpr int kMaxHistory = 1 << 16;
 
@@ -82,13 +81,10 @@ class PolyphaseWrap : public Napi::ObjectWrap<PolyphaseWrap> {
     for (int p = 0; p < up; ++p) {
       const dsp::PhaseSpan s{spans[p * 3], spans[p * 3 + 1], spans[p * 3 + 2]};
       // Keeps every window inside [history | block] and every coefficient read inside coefs.
-      // Lengths other than 1 must be whole vectors: the kernel has no scalar tail.
-      const bool ok = s.offset >= 0 && s.length >= 1 && (s.length == 1 || s.length % dsp::kLanes == 0) && static_cast<size_t>(s.offset) + s.length <= ncoefs &&
+      const bool ok = s.offset >= 0 && s.length >= 1 && static_cast<size_t>(s.offset) + s.length <= ncoefs &&
                       s.back >= s.length - 1 && s.back <= history;
-      double abs_sum = 0;
-      for (int j = 0; ok && j < s.length; ++j) abs_sum += std::fabs(coefs[s.offset + j]);
-      // Exactness: |Σ c·x| must stay below 2^53 for PCM16 x (see polyphase.h).
-      if (!ok || !(abs_sum * 32768.0 < 9007199254740992.0)) {
+      // Exactness: integer coefficients whose split int32 sums cannot overflow for PCM16 input (see polyphase.h).
+      if (!ok || !dsp::SplitFits(coefs + s.offset, s.length)) {
         Napi::RangeError::New(env, "invalid polyphase design").ThrowAsJavaScriptException();
         return;
       }
@@ -153,6 +149,8 @@ class DspAddon : public Napi::Addon<DspAddon> {
                              InstanceValue("abiVersion", Napi::Number::New(env, kAbiVersion)),
                              InstanceValue("blockSize", Napi::Number::New(env, dsp::kBlock)),
                              InstanceValue("phaseAlign", Napi::Number::New(env, dsp::kLanes)),
+                             InstanceValue("coefShift", Napi::Number::New(env, dsp::kCoefShift)),
+                             InstanceValue("coefSplit", Napi::Number::New(env, dsp::kCoefSplit)),
                          });
   }
 

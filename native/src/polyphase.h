@@ -1,7 +1,8 @@
 // Streaming rational L/M polyphase FIR, the C++ twin of src/audio/ts-polyphase.ts. The design (coefficients and
-// phase layout) comes from src/audio/design.ts as data, so both backends run identical integer-valued Q30
-// coefficients; because every product and partial sum is an exact integer below 2^53, the vectorised dot product
-// (any lane order, FMA or not) returns exactly what the scalar TS loop returns.
+// phase layout) comes from src/audio/design.ts as data, so both backends run identical integer-valued Q22
+// coefficients. Here each coefficient is split as c = hi·2^8 + lo (both int16) and Σhi·x, Σlo·x are summed in int32
+// with 16-bit multiplies; the constructor refuses designs where either sum could overflow, so the combined result
+// is the same exact integer the scalar TS loop computes in float64, whatever the lane order.
 #pragma once
 
 #include <cstddef>
@@ -10,31 +11,10 @@
 
 namespace dsp {
 
-constexpr int kBlock = 256;  // must equal BLOCK in src/audio/design.ts (only affects memory, not results)
-constexpr int kCoefShift = 30;
-constexpr int kLanes = 8;  // must equal PHASE_ALIGN in src/audio/design.ts
-
-// One residue class of outputs (output index mod L) within a block: same phase, windows M samples apart.
-struct Sweep {
-  const double* coefs;
-  int length;
-  const double* x;  // window of its first output in this block
-  int count;        // outputs of this residue in this block
-};
-
-// Decimator (L = 1) class: taps of one input-index class mod M, zeros trimmed (see polyphase.cc).
-struct DecimSpan {
-  int32_t offset;  // into dec_coefs_
-  int32_t length;
-  int32_t skip;  // leading zero taps trimmed
-};
-
-// A run of taps against samples that advance by one per output (see "Tiles" in polyphase.cc).
-struct DecimClass {
-  const double* coef;
-  const double* src;  // first sample of output 0's run
-  int length;
-};
+constexpr int kBlock = 512;      // must equal BLOCK in src/audio/design.ts (only affects memory, not results)
+constexpr int kCoefShift = 22;   // must equal COEF_SHIFT in src/audio/design.ts
+constexpr int kCoefSplit = 8;    // must equal COEF_SPLIT in src/audio/design.ts
+constexpr int kLanes = 2;        // must equal PHASE_ALIGN in src/audio/design.ts (taps are taken in pairs)
 
 struct PhaseSpan {
   int32_t offset;  // into coefs
@@ -42,9 +22,41 @@ struct PhaseSpan {
   int32_t back;  // window is x[n0 - back, n0 - back + length)
 };
 
+// c = hi·2^kCoefSplit + lo, lo in [−2^(kCoefSplit−1), 2^(kCoefSplit−1)); same as splitCoef in design.ts.
+struct Split {
+  int32_t hi;
+  int32_t lo;
+};
+Split SplitCoef(int64_t c);
+// Whether Σhi·x, Σlo·x and the rounding step stay inside int32 for every PCM16 x (same as splitFits in design.ts).
+bool SplitFits(const double* coefs, int length);
+
+// Taps of one phase (or one decimator class) in pairs: pair t holds taps 2t and 2t + 1, packed as two int16 in an
+// int32 (low half first), the operand layout of pmaddwd.
+struct PairTaps {
+  int32_t offset;  // into hi_pairs_ / lo_pairs_
+  int32_t pairs;
+  int32_t skip;  // decimator classes: leading zero taps trimmed
+};
+
+// A run of tap pairs against a pair array whose element i is (x[i], x[i+1]) of consecutive samples; output m of
+// a tile reads src[m + 2t] for pair t, so consecutive outputs read consecutive windows.
+struct Run {
+  const int32_t* hi;
+  const int32_t* lo;
+  const int32_t* src;
+  int pairs;
+};
+
+// Widest tile kernel an instance may use (the CPU permitting); below the default only for tests, which check every
+// kernel against the direct form.
+enum class Isa { kScalar, kAvx2, kAvx512 };
+
 class Polyphase {
  public:
-  Polyphase(int up, int down, int history, std::vector<double> coefs, std::vector<PhaseSpan> phases);
+  Polyphase(int up, int down, int history, std::vector<double> coefs, std::vector<PhaseSpan> phases,
+            Isa limit = Isa::kAvx512);
+  Isa isa() const { return isa_; }
 
   // Upper bound on outputs for n inputs from any state: ceil(n·L/M).
   size_t MaxOutput(size_t n) const { return (n * static_cast<size_t>(up_) + down_ - 1) / down_; }
@@ -57,25 +69,35 @@ class Polyphase {
   size_t Drain(size_t take, int16_t* out);
   size_t DrainDecimator(size_t take, int16_t* out);
   void PrepareDecimator();
+  PairTaps AddPairs(const std::vector<int64_t>& taps);
+  void Tiles(const Run* runs, int nruns, int count, int16_t* out, int stride) const;
 
   int up_;
   int down_;
   int history_;
+  Isa isa_ = Isa::kScalar;
   std::vector<double> coefs_;
   std::vector<PhaseSpan> phases_;
-  std::vector<double> buf_;        // [history | block]
+  std::vector<int16_t> hi_;        // split coefficients, laid out like coefs_ (general L/M path)
+  std::vector<int16_t> lo_;
+  std::vector<PairTaps> phase_pairs_;  // per phase (interpolators)
+  std::vector<int32_t> hi_pairs_;
+  std::vector<int32_t> lo_pairs_;
+  std::vector<int16_t> buf_;       // [history | block | slack]
+  std::vector<int32_t> pairs_;     // interpolators: pairs_[i] = (buf_[i], buf_[i+1])
+  std::vector<int16_t> residue_out_;        // interpolators: one block of outputs per residue
+  std::vector<const int16_t*> residue_src_;  // … or, for the pure-delay residue, its samples in buf_
+  int residue_stride_ = 0;
   std::vector<int16_t> scratch_;   // one block of outputs before μ-law encoding
-  std::vector<double> acc_;        // one block of exact sums before rounding
-  std::vector<Sweep> sweeps_;      // per residue (output index mod L) within the current block
   std::vector<long> first_offset_;
   std::vector<int> first_phase_;
   std::vector<int32_t> advance_;   // per phase: input samples to step after an output of that phase
   std::vector<int32_t> next_;      // per phase: phase of the following output
-  // Decimators only: per (rotation, class) spans, their taps, and the block deinterleaved into M classes.
-  std::vector<DecimSpan> dec_spans_;
-  std::vector<double> dec_coefs_;
-  std::vector<double> dec_src_;
-  std::vector<DecimClass> dec_classes_;
+  // Decimators only: per (rotation, class) tap pairs, and the block deinterleaved into M classes of pairs.
+  std::vector<PairTaps> dec_spans_;
+  std::vector<int16_t> dec_x_;
+  std::vector<int32_t> dec_src_;
+  std::vector<Run> dec_runs_;
   int dec_stride_ = 0;
   int phase_ = 0;
   long offset_ = 0;

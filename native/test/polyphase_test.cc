@@ -14,6 +14,7 @@
 namespace {
 
 int failures = 0;
+int kernels_run[3] = {};
 
 void Check(bool ok, const char* what, int a, int b) {
   if (!ok) {
@@ -27,7 +28,7 @@ struct Design {
   int up, down, history;
   std::vector<double> coefs;
   std::vector<dsp::PhaseSpan> phases;
-  std::vector<double> proto;  // prototype, Q30 integers, time order
+  std::vector<double> proto;  // prototype, Q22 integers, time order
 };
 
 Design Make(int up, int down) {
@@ -38,7 +39,7 @@ Design Make(int up, int down) {
     const double t = n - (taps - 1) / 2.0;
     const double s = t == 0 ? 2 * fc : std::sin(2 * M_PI * fc * t) / (M_PI * t);
     const double w = 0.5 + 0.5 * std::cos(M_PI * t / ((taps + 1) / 2.0));
-    d.proto[n] = std::round(s * w * up * (1 << 30));
+    d.proto[n] = std::round(s * w * up * (1 << dsp::kCoefShift));
   }
   for (int p = 0; p < up; ++p) {
     const int k = (taps - p + up - 1) / up;
@@ -68,7 +69,7 @@ std::vector<int16_t> Reference(const Design& d, const std::vector<int16_t>& x, s
     const long t = static_cast<long>(m) * d.down;
     double acc = 0;
     for (long n = t / d.up; n >= 0 && t - n * d.up < taps; --n) acc += d.proto[t - n * d.up] * x[n];
-    double v = std::floor((acc + (1 << 29)) / (1 << 30));
+    double v = std::floor((acc + (1 << (dsp::kCoefShift - 1))) / (1 << dsp::kCoefShift));
     v = std::min(32767.0, std::max(-32768.0, v));
     y[m] = static_cast<int16_t>(v);
   }
@@ -77,13 +78,20 @@ std::vector<int16_t> Reference(const Design& d, const std::vector<int16_t>& x, s
 
 void TestPair(int up, int down, std::mt19937& rng) {
   const Design d = Make(up, down);
+  for (const dsp::PhaseSpan& s : d.phases) {
+    Check(dsp::SplitFits(d.coefs.data() + s.offset, s.length), "split sums fit int32", up, down);
+  }
   std::vector<int16_t> x(5000);
   std::uniform_int_distribution<int> sample(-32768, 32767);
   for (auto& v : x) v = static_cast<int16_t>(sample(rng));
-  for (int trial = 0; trial < 20; ++trial) {
-    dsp::Polyphase p(d.up, d.down, d.history, d.coefs, d.phases);
+  for (int trial = 0; trial < 30; ++trial) {
+    // Every tile kernel this build and CPU have (scalar, AVX2, AVX-512), ten random chunkings each.
+    const auto limit = static_cast<dsp::Isa>(trial / 10);
+    dsp::Polyphase p(d.up, d.down, d.history, d.coefs, d.phases, limit);
+    if (p.isa() != limit) continue;
     std::vector<int16_t> got;
     std::uniform_int_distribution<int> cut(trial % 2 ? 1 : 200, trial % 2 ? 40 : 1400);
+    ++kernels_run[static_cast<int>(limit)];
     for (size_t start = 0; start < x.size();) {
       const size_t n = std::min(x.size() - start, static_cast<size_t>(cut(rng)));
       // Exactly-sized output buffer on the heap, so ASan catches any write past MaxOutput.
@@ -117,6 +125,7 @@ int main() {
   // The ×2 design really has a length-1 phase (otherwise the test above proves less than it claims).
   const Design half = Make(2, 1);
   Check(half.phases[0].length == 1 || half.phases[1].length == 1, "x2 design has a pure-delay phase", 2, 1);
+  std::printf("tile kernels run: scalar %d, avx2 %d, avx512 %d; ", kernels_run[0], kernels_run[1], kernels_run[2]);
   std::printf(failures == 0 ? "polyphase_test: ok\n" : "polyphase_test: %d failures\n", failures);
   return failures == 0 ? 0 : 1;
 }

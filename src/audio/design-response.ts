@@ -1,4 +1,4 @@
-// Frequency response of a polyphase design as actually run (the quantised Q30 coefficients, reassembled into the
+// Frequency response of a polyphase design as actually run (the quantised Q22 coefficients, reassembled into the
 // prototype), for the quality benchmark and the design tests.
 import { COEF_ONE, PASSBAND_FRACTION, type PolyphaseDesign, STOPBAND_FRACTION } from './design.ts';
 

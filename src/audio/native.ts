@@ -4,14 +4,23 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BLOCK, checkRate, PHASE_ALIGN, designPolyphase, maxOutputFor, type PolyphaseDesign } from './design.ts';
+import {
+  BLOCK,
+  COEF_SHIFT,
+  COEF_SPLIT,
+  checkRate,
+  designPolyphase,
+  maxOutputFor,
+  PHASE_ALIGN,
+  type PolyphaseDesign,
+} from './design.ts';
 import { PassthroughResampler } from './passthrough.ts';
 import type { AudioBackend, DownlinkKernel, Resampler, UplinkKernel } from './types.ts';
 import { GEMINI_INPUT_RATE, GEMINI_OUTPUT_RATE } from './types.ts';
 import { assertCapacity, assertInt16, assertUint8 } from './validate.ts';
 
 /** Must match kAbiVersion in native/src/addon.cc. */
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2;
 
 export const DEFAULT_ADDON_PATH = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -33,6 +42,8 @@ interface NativeAddon {
   abiVersion: number;
   blockSize: number;
   phaseAlign: number;
+  coefShift: number;
+  coefSplit: number;
   ulawDecode(input: Uint8Array, out: Int16Array): void;
   ulawEncode(input: Int16Array, out: Uint8Array): void;
   Polyphase: new (
@@ -119,10 +130,12 @@ class NativeDownlink implements DownlinkKernel {
  */
 export function loadNativeBackend(path: string = DEFAULT_ADDON_PATH): AudioBackend {
   const addon = createRequire(import.meta.url)(path) as NativeAddon;
-  if (addon.abiVersion !== NATIVE_ABI_VERSION || addon.blockSize !== BLOCK || addon.phaseAlign !== PHASE_ALIGN) {
+  const got = [addon.abiVersion, addon.blockSize, addon.phaseAlign, addon.coefShift, addon.coefSplit];
+  const want = [NATIVE_ABI_VERSION, BLOCK, PHASE_ALIGN, COEF_SHIFT, COEF_SPLIT];
+  if (got.some((v, i) => v !== want[i])) {
     throw new Error(
-      `stale native build at ${path} (abi ${addon.abiVersion}, block ${addon.blockSize}, align ${addon.phaseAlign}; ` +
-        `expected ${NATIVE_ABI_VERSION}, ${BLOCK}, ${PHASE_ALIGN})`,
+      `stale native build at ${path} (abi, block, align, coefficient shift and split ${got.join(', ')}; ` +
+        `expected ${want.join(', ')})`,
     );
   }
   return Object.freeze({

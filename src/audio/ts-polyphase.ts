@@ -97,19 +97,15 @@ export class TsPolyphase {
       if (len === 1) {
         acc = coefs[c0]! * buf[w0]!;
       } else {
-        // Lengths are multiples of PHASE_ALIGN (design.ts). Four partial sums break the add dependency chain;
+        // Lengths are multiples of PHASE_ALIGN (design.ts). Two partial sums break the add dependency chain;
         // regrouping is exact because every term is an integer-valued double (see design.ts).
         let a0 = 0;
         let a1 = 0;
-        let a2 = 0;
-        let a3 = 0;
-        for (let j = 0; j < len; j += 4) {
+        for (let j = 0; j < len; j += 2) {
           a0 += coefs[c0 + j]! * buf[w0 + j]!;
           a1 += coefs[c0 + j + 1]! * buf[w0 + j + 1]!;
-          a2 += coefs[c0 + j + 2]! * buf[w0 + j + 2]!;
-          a3 += coefs[c0 + j + 3]! * buf[w0 + j + 3]!;
         }
-        acc = a0 + a1 + (a2 + a3);
+        acc = a0 + a1;
       }
       let v = Math.floor((acc + HALF) * INV_ONE);
       if (v > 32767) v = 32767;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COEF_ONE, designPolyphase } from '../../src/audio/design.ts';
+import { COEF_ONE, COEF_SPLIT, designPolyphase, splitCoef, splitFits } from '../../src/audio/design.ts';
 import { analyseDesign, quantisedPrototype } from '../../src/audio/design-response.ts';
 import { RATE_PAIRS } from './helpers.ts';
 
@@ -13,9 +13,20 @@ describe.each(RATE_PAIRS.map(([a, b]) => [`${a} → ${b}`, a, b] as const))('des
     expect(q.delayMs).toBeLessThanOrEqual(3);
   });
 
-  it('has integer Q30 coefficients whose dot products with PCM16 are exact in float64', () => {
+  it('has integer Q22 coefficients whose dot products with PCM16 are exact in float64 and in the native int32 split', () => {
     for (const c of d.coefs) expect(Number.isInteger(c)).toBe(true);
     expect(d.maxAbsSum * COEF_ONE * 32768).toBeLessThan(2 ** 53);
+    for (let p = 0; p < d.up; p++) {
+      const phase = Array.from(d.coefs.subarray(d.phases[p * 3]!, d.phases[p * 3]! + d.phases[p * 3 + 1]!));
+      expect(splitFits(phase)).toBe(true);
+      for (const c of phase) {
+        const [hi, lo] = splitCoef(c);
+        expect(hi * 2 ** COEF_SPLIT + lo).toBe(c);
+        expect(Math.abs(hi)).toBeLessThanOrEqual(32767);
+        expect(lo).toBeGreaterThanOrEqual(-(2 ** (COEF_SPLIT - 1)));
+        expect(lo).toBeLessThan(2 ** (COEF_SPLIT - 1));
+      }
+    }
   });
 
   it('is linear phase (symmetric prototype) with unit DC gain per phase', () => {

@@ -156,6 +156,11 @@ describe.runIf(nativeBackend !== undefined)('TS and native agree bit for bit', (
     expect(() => new addon.Polyphase(0, 1, 0, d.coefs, d.phases)).toThrow(RangeError);
     const huge = Float64Array.from(d.coefs, () => 2 ** 50);
     expect(() => new addon.Polyphase(d.up, d.down, d.history, huge, d.phases)).toThrow(RangeError);
+    // Exact in float64 but not in the native int32 split sums: refused, not silently wrapped.
+    const loud = Float64Array.from(d.coefs, (c) => c * 4);
+    expect(() => new addon.Polyphase(d.up, d.down, d.history, loud, d.phases)).toThrow(RangeError);
+    const fractional = Float64Array.from(d.coefs, (c) => c + 0.5);
+    expect(() => new addon.Polyphase(d.up, d.down, d.history, fractional, d.phases)).toThrow(RangeError);
     expect(() => new addon.Polyphase(d.up, d.down)).toThrow(TypeError);
   });
 });
