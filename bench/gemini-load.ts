@@ -1,0 +1,466 @@
+// Load through the whole stack: N emulated calls, Plivo emulator → gateway (uWS edge + CallManager + real
+// @google/genai sessions) → Gemini Live emulator and back. The gateway runs in a child process (this file with
+// --gateway-child) so each side gets one of the two cores and its timings are not mixed with the emulators'.
+// Each call: greeting; the caller asks something; the agent's long answer is cut off by the caller (barge-in); the
+// agent answers again; the caller hangs up. Measured, per call count:
+// - interrupted → clearAudio: from the gateway receiving Gemini's `interrupted` to the Plivo emulator receiving
+//   `clearAudio` (end to end, across processes on one clock), and the gateway's own part (event → clearAudio
+//   handed to uWS);
+// - Gemini audio → first playAudio: from the gateway receiving the first audio chunk of an agent turn to the Plivo
+//   emulator receiving the turn's first `playAudio` frame.
+// Run: node bench/run.ts --only gemini-load   (smoke: --smoke, 20 calls)
+import { fork } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import type { BenchRow, BenchSuite } from './types.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const epoch = () => performance.timeOrigin + performance.now();
+
+interface Summary {
+  count: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+interface Arrivals {
+  turnStarts: number[];
+  interrupts: number[];
+}
+
+type ChildMsg =
+  | { type: 'ready'; port: number; backend: string }
+  | {
+      type: 'report';
+      arrivals: Record<string, Arrivals>;
+      clearProcUs: Summary;
+      loop: Summary;
+      cpuPct: number;
+      seconds: number;
+      endedCalls: number;
+      fatal: number;
+      endReasons: Record<string, number>;
+    };
+
+const LONG_ANSWER =
+  'Of course. Let me walk you through everything about your order, the delivery options we have, the tracking ' +
+  'updates you will receive by text and email, and what to do if the parcel arrives damaged or late.';
+
+function scenario() {
+  return {
+    name: 'bench-barge-in',
+    speech: 'synthetic' as const,
+    voice: 'en-us',
+    responseDelayMs: 150,
+    startDelayMs: 50,
+    turns: [
+      { id: 'greeting', trigger: 'session-start' as const, text: 'Hello, Acme Shop, how can I help?' },
+      { id: 'long', trigger: 'caller-speech' as const, callerText: 'Tell me about my order.', text: LONG_ANSWER },
+      { id: 'short', trigger: 'caller-speech' as const, callerText: 'Stop, just the date.', text: 'Sure, Thursday.' },
+    ],
+  };
+}
+
+// ---- gateway side (child process) -------------------------------------------------------------------------------
+
+async function gatewayChild(): Promise<void> {
+  const geminiUrl = process.env.BENCH_GEMINI_URL!;
+  const plivoUrl = process.env.BENCH_PLIVO_URL!;
+  const [
+    { loadConfig, testEnv },
+    { createAudioEngine },
+    { startGateway },
+    { CallManager },
+    { createLiveSession },
+    { createMemoryCallStore },
+    { createPlivoRestClient },
+    { Samples },
+    log,
+    pino,
+  ] = await Promise.all([
+    import('../src/config.ts'),
+    import('../src/audio/engine.ts'),
+    import('../src/server/gateway.ts'),
+    import('../src/calls/call-manager.ts'),
+    import('../src/gemini/live-session.ts'),
+    import('../src/store/memory.ts'),
+    import('../src/plivo/rest-client.ts'),
+    import('./stats.ts'),
+    import('../src/log.ts'),
+    import('pino'),
+  ]);
+  log.setRootLogger(pino.default({ level: 'silent' }));
+  const config = loadConfig(
+    testEnv({
+      SERVER_HOST: '127.0.0.1',
+      SERVER_PORT: '0',
+      MAX_CALLS: '100000',
+      LOG_LEVEL: 'silent',
+      PLIVO_API_BASE_URL: plivoUrl,
+      DRAIN_TIMEOUT_S: '0',
+    }),
+  );
+  const { engine } = await createAudioEngine({ backend: 'auto', execution: 'inline', poolThreads: 1 });
+  const plivoApi = createPlivoRestClient({
+    authId: config.plivo.authId,
+    authToken: config.plivo.authToken,
+    baseUrl: plivoUrl,
+    timeoutMs: 5000,
+    maxRetries: 1,
+  });
+  const arrivals = new Map<string, Arrivals>();
+  const clearProc = new Samples(1_000_000);
+  let endedCalls = 0;
+  const endReasons: Record<string, number> = {};
+  let fatal = 0;
+  const manager = new CallManager({
+    config,
+    store: createMemoryCallStore(),
+    plivoApi,
+    warmSessionTtlMs: 120_000,
+    latency: { interruptToClear: (_id, ms) => clearProc.record(ms * 1000) },
+    onCallEnded: (call) => {
+      endedCalls++;
+      const r = call.endReason ?? 'unknown';
+      endReasons[r] = (endReasons[r] ?? 0) + 1;
+    },
+    onEvent: (_id, e) => {
+      if (e.type === 'fatal') fatal++;
+    },
+    // Timestamps where the gateway first sees each event: the session callbacks, before the call handles them.
+    createSession: (cfg, opts) => {
+      const rec: Arrivals = { turnStarts: [], interrupts: [] };
+      arrivals.set(opts.callId, rec);
+      const ev = opts.events;
+      let inTurn = false;
+      const events = {
+        ...ev,
+        onAudio(pcm: Int16Array) {
+          if (!inTurn) {
+            inTurn = true;
+            rec.turnStarts.push(epoch());
+          }
+          ev.onAudio(pcm);
+        },
+        onInterrupted() {
+          rec.interrupts.push(epoch());
+          inTurn = false;
+          ev.onInterrupted();
+        },
+        onTurnComplete() {
+          inTurn = false;
+          ev.onTurnComplete();
+        },
+      };
+      return createLiveSession(cfg, { ...opts, events }, { baseUrl: geminiUrl });
+    },
+  });
+  const gateway = await startGateway({
+    config,
+    router: manager,
+    audio: engine,
+    plivoApi,
+    publicUrl: (port) => `http://127.0.0.1:${port}`,
+    defaultMetrics: false,
+  });
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
+  const send = (m: ChildMsg) => process.send!(m);
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'measure') {
+      clearProc.reset();
+      loop.reset();
+      loop.enable();
+      t0 = performance.now();
+      cpu0 = process.cpuUsage();
+    } else if (m.type === 'report') {
+      loop.disable();
+      const seconds = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(cpu0);
+      const ms = (p: number) => loop.percentile(p) / 1e6;
+      send({
+        type: 'report',
+        arrivals: Object.fromEntries(arrivals),
+        clearProcUs: clearProc.summary(),
+        loop: { count: loop.count, p50: ms(50), p99: ms(99), p999: ms(99.9), max: loop.max / 1e6 },
+        cpuPct: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
+        seconds,
+        endedCalls,
+        fatal,
+        endReasons,
+      });
+    } else if (m.type === 'stop') {
+      void manager
+        .close()
+        .then(() => gateway.close())
+        .then(() => process.exit(0));
+    }
+  });
+  send({ type: 'ready', port: gateway.port, backend: engine.backend });
+}
+
+// ---- Gemini Live emulator (second child process) -----------------------------------------------------------------
+
+async function geminiChild(): Promise<void> {
+  const { startGeminiLiveEmulator } = await import('../src/emulators/gemini-live/index.ts');
+  const log = await import('../src/log.ts');
+  const pino = await import('pino');
+  log.setRootLogger(pino.default({ level: 'silent' }));
+  // BENCH_GEMINI_CHUNK_MS: audio per emulated Gemini message (default 40 ms, like the service's usual chunks).
+  const chunkMs = Number(process.env.BENCH_GEMINI_CHUNK_MS ?? 40);
+  const gemini = await startGeminiLiveEmulator({
+    port: 0,
+    scenario: scenario(),
+    speech: 'synthetic',
+    timing: { chunkMs },
+  });
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  process.on('message', (m: { type: string }) => {
+    if (m.type === 'measure') {
+      loop.reset();
+      loop.enable();
+    } else if (m.type === 'report') {
+      loop.disable();
+      process.send!({
+        type: 'gemini-report',
+        sessions: gemini.sessions.length,
+        loopP99Ms: loop.percentile(99) / 1e6,
+        loopMaxMs: loop.max / 1e6,
+      });
+    } else if (m.type === 'stop') {
+      void gemini.close().then(() => process.exit(0));
+    }
+  });
+  process.send!({ type: 'gemini-ready', baseUrl: gemini.baseUrl });
+}
+
+// ---- driver side (this process: the Plivo emulator) ------------------------------------------------------------
+
+type GeminiMsg =
+  | { type: 'gemini-ready'; baseUrl: string }
+  | { type: 'gemini-report'; sessions: number; loopP99Ms: number; loopMaxMs: number };
+
+function nextFrom<M extends { type: string }, T extends M['type']>(
+  proc: ReturnType<typeof fork>,
+  type: T,
+): Promise<Extract<M, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: M) => {
+      if (m.type === type) {
+        proc.off('message', onMsg);
+        resolve(m as Extract<M, { type: T }>);
+      }
+    };
+    proc.on('message', onMsg);
+    proc.once('exit', (code) => reject(new Error(`bench child exited (${code})`)));
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function runLoad(calls: number): Promise<BenchRow[]> {
+  const { startPlivoEmulator } = await import('../src/emulators/plivo/index.ts');
+  const { Samples } = await import('./stats.ts');
+  const log = await import('../src/log.ts');
+  const pino = await import('pino');
+  log.setRootLogger(pino.default({ level: 'silent' }));
+  // Three processes on two cores: the emulators would starve each other in one event loop at 1,000 calls.
+  const geminiProc = fork(SELF, ['--gemini-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const gemini = await nextFrom<GeminiMsg, 'gemini-ready'>(geminiProc, 'gemini-ready');
+  const plivo = await startPlivoEmulator({
+    authId: 'MAEMULATOR0000000000',
+    authToken: 'emulator-auth-token',
+    recordPlayed: false,
+  });
+  const child = fork(SELF, ['--gateway-child'], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, BENCH_GEMINI_URL: gemini.baseUrl, BENCH_PLIVO_URL: plivo.restBaseUrl },
+  });
+  const next = <T extends ChildMsg['type']>(type: T) =>
+    new Promise<Extract<ChildMsg, { type: T }>>((resolve, reject) => {
+      const onMsg = (m: ChildMsg) => {
+        if (m.type === type) {
+          child.off('message', onMsg);
+          resolve(m as Extract<ChildMsg, { type: T }>);
+        }
+      };
+      child.on('message', onMsg);
+      child.once('exit', (code) => reject(new Error(`gateway child exited (${code})`)));
+    });
+  try {
+    const ready = await next('ready');
+    const base = `http://127.0.0.1:${ready.port}`;
+    // Receipt times at the Plivo side, per call (epoch ms): every playAudio and clearAudio.
+    const played = new Map<string, number[]>();
+    const cleared = new Map<string, number[]>();
+    const rampStart = performance.now();
+    const placed = [];
+    const batch = 50;
+    for (let i = 0; i < calls; i += batch) {
+      const n = Math.min(batch, calls - i);
+      const made = await Promise.all(
+        Array.from({ length: n }, (_, k) =>
+          plivo.placeInboundCall({
+            answerUrl: `${base}/answer`,
+            hangupUrl: `${base}/hangup`,
+            from: `+1415556${String(1000 + ((i + k) % 9000)).padStart(4, '0')}`,
+            to: '+14155550100',
+            recordPlayed: false,
+            idleMedia: 'silence',
+          }),
+        ),
+      );
+      for (const c of made) {
+        const p: number[] = [];
+        const cl: number[] = [];
+        played.set(c.callUuid, p);
+        cleared.set(c.callUuid, cl);
+        // Never-matching waiters: a cheap way to timestamp every message of a kind as it arrives.
+        const stamp = (into: number[]) => () => {
+          into.push(epoch());
+          return false;
+        };
+        c.waitForEvent('playAudio', stamp(p), 600_000).catch(() => {});
+        c.waitForEvent('clearAudio', stamp(cl), 600_000).catch(() => {});
+      }
+      placed.push(...made);
+      // A steady ramp (about 200 calls/s at most) rather than one burst of connects.
+      await sleep(250);
+    }
+    const rampS = (performance.now() - rampStart) / 1000;
+    const failed = placed.filter((c) => c.streamId === undefined).length;
+    // Let the ramp settle (connects, greetings), then measure only what happens from here on.
+    await sleep(2000);
+    child.send({ type: 'measure' });
+    geminiProc.send({ type: 'measure' });
+    const measureFrom = epoch();
+    const driverLoop = monitorEventLoopDelay({ resolution: 1 });
+    driverLoop.enable();
+    const utterance = (ms: number) => ({
+      kind: 'sequence' as const,
+      parts: [
+        { kind: 'tone' as const, hz: 300, ms, amplitude: 0.3 },
+        { kind: 'silence' as const, ms: 700 },
+      ],
+    });
+    // Every call is up: each caller asks, interrupts the long answer, listens to the short one, hangs up.
+    let droppedEarly = 0;
+    await Promise.all(
+      placed.map(async (c, i) => {
+        if (c.streamId === undefined) return;
+        try {
+          await sleep(500 + (i * 2000) / calls);
+          await c.sendAudio(utterance(500));
+          await sleep(2500);
+          await c.sendAudio(utterance(400));
+          await sleep(3000);
+          await c.hangup();
+        } catch {
+          droppedEarly++;
+        }
+      }),
+    );
+    await sleep(500);
+    driverLoop.disable();
+    const reportP = next('report');
+    child.send({ type: 'report' });
+    const rep = await reportP;
+    const gemReportP = nextFrom<GeminiMsg, 'gemini-report'>(geminiProc, 'gemini-report');
+    geminiProc.send({ type: 'report' });
+    const gemRep = await gemReportP;
+
+    const clearE2e = new Samples(calls * 4);
+    const firstFrame = new Samples(calls * 8);
+    let unmatchedClears = 0;
+    for (const [callId, a] of Object.entries(rep.arrivals)) {
+      const p = played.get(callId) ?? [];
+      const cl = cleared.get(callId) ?? [];
+      for (const t of a.interrupts) {
+        if (t < measureFrom) continue;
+        const hit = cl.find((x) => x >= t);
+        if (hit === undefined) unmatchedClears++;
+        else clearE2e.record((hit - t) * 1000);
+      }
+      for (const t of a.turnStarts) {
+        if (t < measureFrom) continue;
+        const hit = p.find((x) => x >= t);
+        if (hit !== undefined) firstFrame.record((hit - t) * 1000);
+      }
+    }
+    const emuErrors = placed.reduce((n, c) => n + c.errors.length, 0);
+    const errorKinds = [...new Set(placed.flatMap((c) => c.errors.map((e) => e.slice(0, 60))))].slice(0, 3);
+    const extra = {
+      rampS: Math.round(rampS * 10) / 10,
+      failedCalls: failed,
+      droppedEarly,
+      endReasons: Object.entries(rep.endReasons)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' '),
+      fatalSessions: rep.fatal,
+      emulatorErrors: emuErrors,
+      emulatorErrorKinds: errorKinds.join(' / ') || 'none',
+      gatewayCpuPct: Math.round(rep.cpuPct),
+      gatewayLoopP99Ms: round(rep.loop.p99),
+      gatewayLoopMaxMs: round(rep.loop.max),
+      plivoEmuLoopP99Ms: round(driverLoop.percentile(99) / 1e6),
+      plivoEmuLoopMaxMs: round(driverLoop.max / 1e6),
+      geminiEmuLoopP99Ms: round(gemRep.loopP99Ms),
+      geminiEmuLoopMaxMs: round(gemRep.loopMaxMs),
+      unmatchedClears,
+      geminiSessions: gemRep.sessions,
+    };
+    const row = (name: string, s: Summary, more: Record<string, number | string> = {}): BenchRow => ({
+      suite: 'gemini-load',
+      name,
+      backend: ready.backend as 'native' | 'ts',
+      execution: 'inline',
+      calls,
+      p50Us: round(s.p50),
+      p99Us: round(s.p99),
+      p999Us: round(s.p999),
+      extra: { samples: s.count, maxUs: round(s.max), ...more },
+    });
+    return [
+      row('interrupted → clearAudio at Plivo (end to end)', clearE2e.summary(), extra),
+      row('interrupted → clearAudio handed to uWS (gateway only)', rep.clearProcUs),
+      row('Gemini turn audio → first playAudio at Plivo', firstFrame.summary()),
+    ];
+  } finally {
+    await plivo.close();
+    child.send({ type: 'stop' });
+    await new Promise((r) => child.once('exit', r));
+    geminiProc.send({ type: 'stop' });
+    await new Promise((r) => geminiProc.once('exit', r));
+  }
+}
+
+function round(v: number): number {
+  return Number.isFinite(v) ? Math.round(v * 10) / 10 : Number.NaN;
+}
+
+export const geminiLoadSuite: BenchSuite = {
+  name: 'gemini-load',
+  async run({ smoke }) {
+    const plan = smoke ? [20] : (process.env.BENCH_GEMINI_CALLS ?? '100,1000').split(',').map(Number);
+    const rows: BenchRow[] = [];
+    for (const calls of plan) rows.push(...(await runLoad(calls)));
+    return rows;
+  },
+};
+
+if (process.argv.includes('--gemini-child')) {
+  geminiChild().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
+
+if (process.argv.includes('--gateway-child')) {
+  gatewayChild().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,317 @@
+// The CallRouter the edge calls: it turns webhooks and streams into Calls. At the answer webhook it enriches the
+// context from the stored outbound record, creates the call record and opens the Gemini session at once (a warm
+// session, kept by call id with a TTL) so the agent is ready when media flows. If the stream lands on another
+// replica, that replica opens its own session at attachStream.
+import type { Config } from '../config.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { callLogger, childLogger } from '../log.ts';
+import type { PlivoApi } from '../plivo/api-types.ts';
+import type { CallbackRequest, CallRecord, CallStatus, CallStore } from '../store/types.ts';
+import { builtinTools } from '../tools/index.ts';
+import { ToolRegistry } from '../tools/registry.ts';
+import type { ToolDefinition } from '../tools/types.ts';
+import type { CallTiming, LatencyProbe, SessionFactory } from './call.ts';
+import { Call, DEFAULT_TIMING } from './call.ts';
+import type { CallEventListener } from './events.ts';
+import { loadPromptAudio } from './prompt-audio.ts';
+import { buildSystemPrompt } from './prompts.ts';
+import type {
+  AnswerInfo,
+  CallContext,
+  CallMediaHandler,
+  CallRouter,
+  HangupInfo,
+  PhoneLeg,
+  StreamStartInfo,
+} from './types.ts';
+
+export interface CallManagerOptions {
+  config: Config;
+  store: CallStore;
+  /** Opens a Gemini Live session (src/gemini/live-session.ts `createLiveSession` in production). */
+  createSession: SessionFactory;
+  plivoApi?: PlivoApi | undefined;
+  tools?: readonly ToolDefinition<unknown>[] | undefined;
+  /** Wired to the outbound dialer: a callback was requested during a call. */
+  onCallbackScheduled?: ((record: CallRecord, request: CallbackRequest) => void | Promise<void>) | undefined;
+  /** How long a session opened at the answer webhook waits for its stream. */
+  warmSessionTtlMs?: number | undefined;
+  timing?: Partial<CallTiming> | undefined;
+  latency?: LatencyProbe | undefined;
+  /** Observes what happens in calls (demo transcript, tests); never called per audio frame. */
+  onEvent?: CallEventListener | undefined;
+  /** Called for every call once it has ended and its record is written (tests, demo). */
+  onCallEnded?: ((call: Call) => void) | undefined;
+}
+
+const DEFAULT_WARM_TTL_MS = 30_000;
+
+export class CallManager implements CallRouter {
+  readonly #opts: CallManagerOptions;
+  readonly #tools: ToolRegistry;
+  readonly #timing: CallTiming;
+  readonly #calls = new Map<string, Call>();
+  readonly #warmTimers = new Map<string, NodeJS.Timeout>();
+  readonly #log: Logger = childLogger({ component: 'call-manager' });
+  #closing = false;
+  #idle: (() => void) | undefined;
+
+  constructor(opts: CallManagerOptions) {
+    this.#opts = opts;
+    this.#tools = new ToolRegistry(opts.tools ?? builtinTools, opts.config.tools.timeoutMs);
+    this.#timing = { ...DEFAULT_TIMING, ...opts.timing };
+    // Fail at start, not on the first call, if a prompt or the bundled audio is missing.
+    buildSystemPrompt({ callId: 'startup-check', direction: 'inbound', from: '', to: '' }, this.#promptOpts());
+    buildSystemPrompt({ callId: 'startup-check', direction: 'outbound', from: '', to: '' }, this.#promptOpts());
+    loadPromptAudio();
+  }
+
+  get tools(): ToolRegistry {
+    return this.#tools;
+  }
+
+  /** The live Call for a Plivo CallUUID on this replica. */
+  call(callId: string): Call | undefined {
+    return this.#calls.get(callId);
+  }
+
+  activeCalls(): number {
+    return this.#calls.size;
+  }
+
+  async onAnswer(info: AnswerInfo, base: CallContext): Promise<CallContext> {
+    const log = callLogger(base.callId);
+    let ctx = base;
+    let recordId = base.callId;
+    const now = new Date().toISOString();
+    try {
+      if (base.direction === 'outbound') {
+        const stored =
+          (await this.#opts.store.getByPlivoUuid(base.callId)) ??
+          (base.outboundId ? await this.#opts.store.get(base.outboundId) : undefined);
+        if (stored) {
+          recordId = stored.id;
+          ctx = enrich(base, stored);
+          await this.#opts.store.update(stored.id, (r) => markAnswered(r, base.callId, info.machine, now));
+          if (stored.plivoCallUuid !== base.callId) await this.#opts.store.linkPlivoUuid(stored.id, base.callId);
+        } else {
+          log.warn('outbound call without a stored record; continuing with what the webhook says');
+        }
+      }
+      if (recordId === base.callId && !(await this.#opts.store.get(recordId))) {
+        await this.#opts.store.create(newRecord(ctx, now, info.machine));
+      }
+    } catch (err) {
+      // A store outage must not drop a live call: the agent still answers, the record may be incomplete.
+      log.error({ err: errorMessage(err) }, 'call record not created at answer');
+    }
+    if (!this.#closing && !this.#calls.has(ctx.callId)) this.#open(ctx, recordId, true);
+    return ctx;
+  }
+
+  attachStream(ctx: CallContext, leg: PhoneLeg, start: StreamStartInfo): CallMediaHandler {
+    this.#clearWarmTimer(ctx.callId);
+    let call = this.#calls.get(ctx.callId);
+    if (!call) {
+      // Answered on another replica (or warm session expired): open a session here; the record should exist.
+      call = this.#open(ctx, ctx.outboundId ?? ctx.callId, false);
+      void this.#ensureRecord(call);
+    }
+    call.log.info({ streamId: start.streamId, format: start.format.encoding }, 'stream attached');
+    return call.attach(leg);
+  }
+
+  async onHangup(info: HangupInfo): Promise<void> {
+    const call = this.#calls.get(info.callId);
+    this.#clearWarmTimer(info.callId);
+    if (call) await call.finish(`hangup-${info.status}`);
+    const store = this.#opts.store;
+    try {
+      const record = (await store.getByPlivoUuid(info.callId)) ?? (await store.get(info.callId));
+      if (!record) return;
+      await store.update(record.id, (r) => applyHangup(r, info));
+    } catch (err) {
+      callLogger(info.callId).warn({ err: errorMessage(err) }, 'hangup not recorded');
+    }
+  }
+
+  async onCallback(kind: 'machine' | 'stream-status' | 'ring', params: Record<string, string>): Promise<void> {
+    const callId = params.CallUUID;
+    if (!callId) return;
+    if (kind === 'machine') {
+      const machine = (params.Machine ?? '').toLowerCase() === 'true';
+      const record = await this.#opts.store.getByPlivoUuid(callId).catch(() => undefined);
+      if (record) await this.#opts.store.update(record.id, (r) => ({ ...r, machine })).catch(() => undefined);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    for (const [callId, timer] of this.#warmTimers) {
+      clearTimeout(timer);
+      this.#warmTimers.delete(callId);
+      const call = this.#calls.get(callId);
+      if (call && !call.leg) void call.finish('shutdown');
+    }
+    if (this.#calls.size > 0) {
+      const drained = new Promise<void>((resolve) => {
+        this.#idle = resolve;
+      });
+      const timeout = new Promise<void>((resolve) => {
+        setTimeout(resolve, this.#opts.config.server.drainTimeoutS * 1000).unref();
+      });
+      await Promise.race([drained, timeout]);
+    }
+    await Promise.all([...this.#calls.values()].map((c) => c.finish('shutdown')));
+  }
+
+  #open(ctx: CallContext, recordId: string, warm: boolean): Call {
+    const call = new Call(ctx, recordId, {
+      config: this.#opts.config,
+      store: this.#opts.store,
+      plivo: this.#opts.plivoApi,
+      tools: this.#tools,
+      createSession: this.#opts.createSession,
+      systemPrompt: buildSystemPrompt(ctx, this.#promptOpts()),
+      technicalDifficultyAudio: () => loadPromptAudio(),
+      timing: this.#timing,
+      latency: this.#opts.latency,
+      onCallbackScheduled: this.#opts.onCallbackScheduled,
+      onEvent: this.#opts.onEvent,
+      onFinished: (c) => this.#forget(c),
+    });
+    this.#calls.set(ctx.callId, call);
+    this.#opts.onEvent?.(ctx.callId, { type: 'session-opened', warm });
+    if (warm) {
+      const ttl = this.#opts.warmSessionTtlMs ?? DEFAULT_WARM_TTL_MS;
+      const timer = setTimeout(() => {
+        this.#warmTimers.delete(ctx.callId);
+        if (!call.leg && call.phase === 'warming') {
+          call.log.warn({ ttlMs: ttl }, 'no stream arrived for the warm session; closing it');
+          void call.finish('no-stream');
+        }
+      }, ttl);
+      timer.unref();
+      this.#warmTimers.set(ctx.callId, timer);
+    }
+    return call;
+  }
+
+  async #ensureRecord(call: Call): Promise<void> {
+    try {
+      if (await this.#opts.store.get(call.recordId)) return;
+      await this.#opts.store.create(newRecord(call.ctx, new Date().toISOString(), undefined));
+    } catch (err) {
+      call.log.warn({ err: errorMessage(err) }, 'call record not ensured');
+    }
+  }
+
+  #forget(call: Call): void {
+    if (this.#calls.get(call.ctx.callId) === call) this.#calls.delete(call.ctx.callId);
+    this.#clearWarmTimer(call.ctx.callId);
+    this.#opts.onCallEnded?.(call);
+    if (this.#calls.size === 0) this.#idle?.();
+  }
+
+  #clearWarmTimer(callId: string): void {
+    const timer = this.#warmTimers.get(callId);
+    if (timer) {
+      clearTimeout(timer);
+      this.#warmTimers.delete(callId);
+    }
+  }
+
+  #promptOpts(): { dir: string | undefined } {
+    return { dir: this.#opts.config.gemini.promptsDir };
+  }
+
+  logger(): Logger {
+    return this.#log;
+  }
+}
+
+function enrich(base: CallContext, r: CallRecord): CallContext {
+  return {
+    ...base,
+    outboundId: base.outboundId ?? r.id,
+    campaignId: base.campaignId ?? r.campaignId,
+    openingReason: base.openingReason ?? r.openingReason,
+    objective: base.objective ?? r.objective,
+    variables: base.variables ?? r.variables,
+  };
+}
+
+export function newRecord(ctx: CallContext, now: string, machine: boolean | undefined): CallRecord {
+  const record: CallRecord = {
+    id: ctx.outboundId ?? ctx.callId,
+    plivoCallUuid: ctx.callId,
+    direction: ctx.direction,
+    from: ctx.from,
+    to: ctx.to,
+    campaignId: ctx.campaignId,
+    openingReason: ctx.openingReason,
+    objective: ctx.objective,
+    variables: ctx.variables,
+    status: 'in-progress',
+    timeline: [{ status: 'in-progress', at: now }],
+    createdAt: now,
+    answeredAt: now,
+    transcript: [],
+    toolCalls: [],
+    callbacks: [],
+    reconnects: 0,
+  };
+  if (machine !== undefined) record.machine = machine;
+  return record;
+}
+
+function markAnswered(r: CallRecord, callUuid: string, machine: boolean | undefined, now: string): CallRecord {
+  const out: CallRecord = { ...r, plivoCallUuid: callUuid, answeredAt: r.answeredAt ?? now };
+  if (r.status !== 'in-progress' && !isFinal(r.status)) {
+    out.status = 'in-progress';
+    out.timeline = [...r.timeline, { status: 'in-progress', at: now }];
+  }
+  if (machine !== undefined) out.machine = machine;
+  return out;
+}
+
+const FINAL: ReadonlySet<CallStatus> = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
+function isFinal(s: CallStatus): boolean {
+  return FINAL.has(s);
+}
+
+/** Plivo's CallStatus → ours (Plivo says "cancel" and "timeout" where we say canceled / no-answer). */
+export function statusFromHangup(status: string): CallStatus {
+  switch (status) {
+    case 'completed':
+      return 'completed';
+    case 'busy':
+      return 'busy';
+    case 'no-answer':
+    case 'timeout':
+      return 'no-answer';
+    case 'cancel':
+    case 'canceled':
+    case 'cancelled':
+      return 'canceled';
+    default:
+      return 'failed';
+  }
+}
+
+function applyHangup(r: CallRecord, info: HangupInfo): CallRecord {
+  const status = statusFromHangup(info.status);
+  const now = new Date().toISOString();
+  const out: CallRecord = {
+    ...r,
+    status,
+    endedAt: r.endedAt ?? info.endTime ?? now,
+    hangupCause: info.hangupCause ?? r.hangupCause,
+    durationS: info.durationS ?? r.durationS,
+  };
+  if (r.status !== status) out.timeline = [...r.timeline, { status, at: now }];
+  if (info.machine !== undefined) out.machine = info.machine;
+  out.endReason ??= `hangup:${info.hangupSource ?? info.status}`;
+  return out;
+}

@@ -1,0 +1,547 @@
+// One call: one Gemini Live session + (once the stream lands) one PhoneLeg + one call record. The session may be
+// opened before the stream exists (warm start at the answer webhook); agent audio that arrives before the leg is
+// buffered (bounded) and replayed on attach.
+//
+// Audio paths are synchronous pass-throughs: caller audio → session.sendAudio, agent audio → leg.playAgentAudio.
+// Tools run as detached promises and answer Gemini when they finish; nothing on the frame path awaits.
+import type { Config } from '../config.ts';
+import type {
+  LiveSession,
+  LiveSessionEvents,
+  LiveSessionOptions,
+  ToolCallRequest,
+  UsageInfo,
+} from '../gemini/types.ts';
+import type { Logger } from '../log.ts';
+import { callLogger } from '../log.ts';
+import type { PlivoApi } from '../plivo/api-types.ts';
+import type { CallbackRequest, CallRecord, CallStore, ToolCallRecord } from '../store/types.ts';
+import type { ToolRegistry } from '../tools/registry.ts';
+import type { CallControl } from '../tools/types.ts';
+import type { CallEvent, CallEventListener } from './events.ts';
+import { PlayoutTracker } from './playout.ts';
+import { RecordWriter } from './record-writer.ts';
+import { Transcript } from './transcript.ts';
+import type { CallContext, CallMediaHandler, PhoneLeg, StreamEndReason } from './types.ts';
+
+export type SessionFactory = (config: Config['gemini'], options: LiveSessionOptions) => LiveSession;
+
+/** Optional timing hooks for benchmarks (the frame path reads `performance.now()` only when set). */
+export interface LatencyProbe {
+  /** From the session's `interrupted` to `clearAgentAudio` returning (clearAudio handed to the socket), ms. */
+  interruptToClear?(callId: string, ms: number): void;
+  /** From a Gemini audio chunk's arrival to `playAgentAudio` returning, ms. */
+  audioToPlay?(callId: string, ms: number): void;
+}
+
+export interface CallTiming {
+  /** A checkpoint every this much agent audio within long turns. */
+  checkpointEveryMs: number;
+  /** After end_call: with no agent audio for this long, the goodbye is over. */
+  goodbyeSettleMs: number;
+  /** After the last checkpoint: hang up anyway this long after the pending audio should have played. */
+  hangupGraceMs: number;
+  /** Coalescing interval of call record writes. */
+  recordFlushMs: number;
+  /** Agent audio kept while no leg is attached. */
+  maxEarlyAudioMs: number;
+}
+
+export const DEFAULT_TIMING: CallTiming = {
+  checkpointEveryMs: 500,
+  goodbyeSettleMs: 1200,
+  hangupGraceMs: 3000,
+  recordFlushMs: 1000,
+  maxEarlyAudioMs: 15_000,
+};
+
+export interface CallDeps {
+  config: Config;
+  store: CallStore;
+  plivo: PlivoApi | undefined;
+  tools: ToolRegistry;
+  createSession: SessionFactory;
+  systemPrompt: string;
+  technicalDifficultyAudio: () => Int16Array;
+  timing: CallTiming;
+  latency?: LatencyProbe | undefined;
+  onCallbackScheduled?: ((record: CallRecord, request: CallbackRequest) => void | Promise<void>) | undefined;
+  onEvent?: CallEventListener | undefined;
+  /** The call has finished (record written): the manager forgets it. */
+  onFinished(call: Call): void;
+}
+
+type Phase = 'warming' | 'live' | 'ending' | 'ended';
+type HangupWait = { kind: 'goodbye' | 'fatal'; reason: string; stage: 'settling' | 'played'; name: string };
+
+const SAMPLES_PER_MS = 24;
+
+export class Call implements CallMediaHandler, CallControl {
+  readonly ctx: CallContext;
+  readonly recordId: string;
+  readonly log: Logger;
+  readonly transcript = new Transcript();
+  readonly startedAt = Date.now();
+  phase: Phase = 'warming';
+  leg: PhoneLeg | undefined;
+  endReason: string | undefined;
+  outcome: string | undefined;
+  /** Last interrupted → clearAudio time of this call, ms (for logs and the bench). */
+  lastInterruptToClearMs: number | undefined;
+  interruptions = 0;
+
+  readonly #deps: CallDeps;
+  readonly #session: LiveSession;
+  readonly #playout: PlayoutTracker;
+  readonly #writer: RecordWriter;
+  readonly #runs = new Map<string, AbortController>();
+  readonly #toolCalls: ToolCallRecord[] = [];
+  readonly #callbacks: CallbackRequest[] = [];
+  #early: Array<Int16Array | 'turn-end'> = [];
+  #earlySamples = 0;
+  #earlyDropped = 0;
+  #reconnects = 0;
+  #usage: { last: Record<string, unknown>; sum: { prompt: number; response: number; total: number } } | undefined;
+  #hangup: HangupWait | undefined;
+  #hangupTimer: NodeJS.Timeout | undefined;
+  #hangupSeq = 0;
+  #fatal: Error | undefined;
+  #finishing: Promise<void> | undefined;
+
+  constructor(ctx: CallContext, recordId: string, deps: CallDeps) {
+    this.ctx = ctx;
+    this.recordId = recordId;
+    this.#deps = deps;
+    this.log = callLogger(ctx.callId, { direction: ctx.direction });
+    this.#playout = new PlayoutTracker(deps.timing.checkpointEveryMs);
+    this.#writer = new RecordWriter(deps.store, recordId, (r) => this.#applyTo(r), deps.timing.recordFlushMs, this.log);
+    this.#session = deps.createSession(deps.config.gemini, {
+      callId: ctx.callId,
+      systemPrompt: deps.systemPrompt,
+      tools: deps.tools.declarations(),
+      events: this.#events(),
+      logger: this.log,
+      transcriptForContext: () => this.transcript.contextText(),
+    });
+    this.#session.ready().catch(() => {
+      // onFatal reports a failed first connect; this only keeps the rejection handled.
+    });
+  }
+
+  #emit(event: CallEvent): void {
+    const listener = this.#deps.onEvent;
+    if (!listener) return;
+    try {
+      listener(this.ctx.callId, event);
+    } catch (err) {
+      this.log.warn({ err }, 'call event listener failed');
+    }
+  }
+
+  get session(): LiveSession {
+    return this.#session;
+  }
+
+  get toolCalls(): readonly ToolCallRecord[] {
+    return this.#toolCalls;
+  }
+
+  // ── phone leg ───────────────────────────────────────────────────────────────────────────────────────────────
+
+  attach(leg: PhoneLeg): CallMediaHandler {
+    if (this.phase === 'ended') {
+      leg.close('hangup');
+      return this;
+    }
+    if (this.leg && this.leg !== leg) this.leg.close('socket-closed');
+    this.leg = leg;
+    if (this.phase === 'warming') this.phase = 'live';
+    this.#emit({ type: 'stream-attached' });
+    const early = this.#early;
+    this.#early = [];
+    this.#earlySamples = 0;
+    for (const item of early) {
+      if (item === 'turn-end') this.#agentTurnEnd();
+      else this.#playAgent(item);
+    }
+    if (this.#earlyDropped > 0)
+      this.log.warn({ droppedMs: this.#earlyDropped / SAMPLES_PER_MS }, 'early agent audio dropped');
+    if (this.#fatal) this.#playFatalPrompt();
+    else if (this.#hangup) this.#armGoodbye();
+    return this;
+  }
+
+  onCallerAudio(pcm16k: Int16Array): void {
+    if (this.phase === 'live') this.#session.sendAudio(pcm16k);
+  }
+
+  onDtmf(digit: string): void {
+    this.log.debug({ digit }, 'dtmf');
+  }
+
+  onPlayed(name: string): void {
+    if (this.#playout.played(name)) return;
+    const wait = this.#hangup;
+    if (wait && wait.stage === 'played' && name === wait.name) void this.#hangUpNow(wait.reason);
+  }
+
+  onCleared(): void {}
+
+  onStreamEnd(reason: StreamEndReason): void {
+    this.leg = undefined;
+    const why = this.outcome === 'transferred' ? 'transferred' : (this.endReason ?? `stream-${reason}`);
+    void this.finish(why);
+  }
+
+  // ── Gemini events ───────────────────────────────────────────────────────────────────────────────────────────
+
+  #events(): LiveSessionEvents {
+    return {
+      onAudio: (pcm) => this.#onAgentAudio(pcm),
+      onInterrupted: () => this.#onInterrupted(),
+      onTurnComplete: () => this.#onTurnComplete(),
+      onInputTranscript: (text) => {
+        this.transcript.caller(text);
+        this.#writer.markDirty();
+        this.#emit({ type: 'caller-text', text });
+      },
+      onOutputTranscript: (text) => {
+        this.transcript.agent(text);
+        this.#writer.markDirty();
+        this.#emit({ type: 'agent-text', text });
+      },
+      onToolCall: (calls) => {
+        for (const c of calls) this.#startTool(c);
+      },
+      onToolCallCancellation: (ids) => {
+        for (const id of ids) this.#runs.get(id)?.abort(new Error('cancelled by Gemini'));
+      },
+      onUsage: (u) => this.#onUsage(u),
+      onReconnect: (info) => {
+        this.#reconnects++;
+        this.log.info(info, 'gemini session reconnected');
+        this.#writer.markDirty();
+        this.#emit({ type: 'reconnect', kind: info.kind, reason: info.reason });
+      },
+      onFatal: (err) => this.#onFatal(err),
+    };
+  }
+
+  #onAgentAudio(pcm: Int16Array): void {
+    if (this.phase === 'ended' || this.#fatal) return;
+    if (this.#hangup?.stage === 'settling') this.#armGoodbye();
+    if (!this.leg) {
+      this.#keepEarly(pcm);
+      return;
+    }
+    const probe = this.#deps.latency?.audioToPlay;
+    const t0 = probe ? performance.now() : 0;
+    this.#playAgent(pcm);
+    if (probe) probe(this.ctx.callId, performance.now() - t0);
+  }
+
+  #playAgent(pcm: Int16Array): void {
+    const leg = this.leg!;
+    const turn = this.transcript.agentTurn();
+    if (this.#playout.turn !== turn) this.#playout.begin(turn);
+    leg.playAgentAudio(pcm);
+    const checkpoint = this.#playout.audio(pcm.length);
+    if (checkpoint !== undefined) leg.checkpoint(checkpoint);
+  }
+
+  #keepEarly(pcm: Int16Array): void {
+    if (this.#earlySamples + pcm.length > this.#deps.timing.maxEarlyAudioMs * SAMPLES_PER_MS) {
+      this.#earlyDropped += pcm.length;
+      return;
+    }
+    this.#early.push(pcm.slice());
+    this.#earlySamples += pcm.length;
+  }
+
+  #onInterrupted(): void {
+    const leg = this.leg;
+    if (!leg) {
+      // Not attached yet: nothing was played, drop what was kept of the interrupted turn.
+      this.#early = [];
+      this.#earlySamples = 0;
+      this.transcript.endAgentTurn();
+      return;
+    }
+    const t0 = performance.now();
+    const pendingMs = leg.pendingPlayoutMs();
+    leg.clearAgentAudio();
+    const ms = performance.now() - t0;
+    this.lastInterruptToClearMs = ms;
+    this.#deps.latency?.interruptToClear?.(this.ctx.callId, ms);
+    this.interruptions++;
+    const cut = this.#playout.interrupt(pendingMs, this.transcript.hasOpenAgentTurn());
+    if (cut) this.transcript.markInterrupted(cut.turn, cut.heardMs);
+    else this.transcript.endAgentTurn();
+    this.#writer.markDirty();
+    this.#emit({ type: 'interrupted', heardMs: cut?.heardMs, clearMs: ms });
+    if (this.#hangup?.stage === 'played' && this.#hangup.kind === 'goodbye') {
+      // The goodbye was cut off, so its checkpoint will never be confirmed: wait for the model to finish again.
+      this.#hangup.stage = 'settling';
+      this.#armGoodbye();
+    }
+  }
+
+  #onTurnComplete(): void {
+    if (!this.leg) {
+      if (this.#earlySamples > 0) this.#early.push('turn-end');
+      return;
+    }
+    this.#agentTurnEnd();
+    if (this.#hangup?.stage === 'settling') this.#sendHangupCheckpoint();
+  }
+
+  #agentTurnEnd(): void {
+    const leg = this.leg!;
+    if (this.transcript.hasOpenAgentTurn()) this.#emit({ type: 'agent-turn-end' });
+    const checkpoint = this.#playout.end();
+    if (checkpoint !== undefined) {
+      leg.flushAgentAudio();
+      leg.checkpoint(checkpoint);
+    }
+    this.transcript.endAgentTurn();
+    this.#writer.markDirty();
+  }
+
+  #onUsage(u: UsageInfo): void {
+    const sum = this.#usage?.sum ?? { prompt: 0, response: 0, total: 0 };
+    sum.prompt += u.promptTokenCount ?? 0;
+    sum.response += u.responseTokenCount ?? 0;
+    sum.total += u.totalTokenCount ?? 0;
+    this.#usage = { last: u.raw, sum };
+    this.#writer.markDirty();
+  }
+
+  // ── tools ───────────────────────────────────────────────────────────────────────────────────────────────────
+
+  #startTool(request: ToolCallRequest): void {
+    if (this.phase === 'ended') return;
+    const rec: ToolCallRecord = {
+      id: request.id,
+      name: request.name,
+      args: request.args ?? {},
+      startedAt: new Date().toISOString(),
+      outcome: 'pending',
+    };
+    this.#toolCalls.push(rec);
+    const controller = new AbortController();
+    this.#runs.set(request.id, controller);
+    this.log.info({ tool: request.name, toolCallId: request.id }, 'tool call');
+    this.#writer.markDirty();
+    this.#emit({ type: 'tool-start', id: request.id, name: request.name, args: rec.args });
+    const ctx = {
+      callId: this.ctx.callId,
+      call: this.ctx,
+      config: this.#deps.config,
+      plivo: this.#deps.plivo,
+      control: this as CallControl,
+      logger: this.log,
+      now: () => new Date(),
+    };
+    void this.#deps.tools.run(request, ctx, controller.signal).then((result) => {
+      this.#runs.delete(request.id);
+      rec.endedAt = new Date().toISOString();
+      rec.outcome = result.outcome;
+      if (result.outcome === 'ok') rec.result = result.response;
+      else rec.error = result.error;
+      this.log.info(
+        { tool: request.name, toolCallId: request.id, outcome: result.outcome, ms: Math.round(result.durationMs) },
+        'tool result',
+      );
+      this.#writer.markDirty();
+      this.#emit({
+        type: 'tool-end',
+        id: request.id,
+        name: request.name,
+        outcome: result.outcome,
+        ms: result.durationMs,
+        response: result.response,
+      });
+      // A cancelled call is gone from the model's side: answering it would be an error.
+      if (result.outcome === 'cancelled' || this.phase === 'ended') return;
+      try {
+        this.#session.sendToolResponses([{ id: request.id, name: request.name, response: result.response }]);
+      } catch (err) {
+        this.log.warn({ err, tool: request.name }, 'tool response not sent');
+      }
+    });
+  }
+
+  // CallControl, used by tools.
+
+  endAfterGoodbye(reason: string): void {
+    if (this.#hangup || this.phase === 'ended') return;
+    this.outcome ??= 'completed';
+    this.#hangup = { kind: 'goodbye', reason, stage: 'settling', name: '' };
+    this.log.info({ reason }, 'hang-up requested by the agent');
+    this.#emit({ type: 'hangup-requested', reason });
+    if (this.leg) this.#armGoodbye();
+  }
+
+  async scheduleCallback(request: CallbackRequest): Promise<void> {
+    this.#callbacks.push(request);
+    this.outcome = 'callback-scheduled';
+    const record = await this.#writer.flush();
+    const hook = this.#deps.onCallbackScheduled;
+    if (hook && record) {
+      try {
+        await hook(record, request);
+      } catch (err) {
+        this.log.warn({ err }, 'callback hook failed; the request stays in the call record');
+      }
+    }
+  }
+
+  markTransferred(target: string): void {
+    this.outcome = 'transferred';
+    this.endReason = 'transferred';
+    this.phase = this.phase === 'ended' ? 'ended' : 'ending';
+    this.log.info({ targetSuffix: target.slice(-4) }, 'transferred');
+    this.#writer.markDirty();
+  }
+
+  setOutcome(outcome: string): void {
+    this.outcome = outcome;
+    this.#writer.markDirty();
+  }
+
+  // ── ending ──────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** (Re)starts the wait for the end of the goodbye: it is over after a quiet spell or at the turn's end. */
+  #armGoodbye(): void {
+    clearTimeout(this.#hangupTimer);
+    this.#hangupTimer = setTimeout(() => this.#sendHangupCheckpoint(), this.#deps.timing.goodbyeSettleMs);
+    this.#hangupTimer.unref();
+  }
+
+  #sendHangupCheckpoint(): void {
+    const wait = this.#hangup;
+    const leg = this.leg;
+    if (!wait || !leg || wait.stage !== 'settling') return;
+    clearTimeout(this.#hangupTimer);
+    this.#agentTurnEnd();
+    wait.stage = 'played';
+    wait.name = `${wait.kind}-${++this.#hangupSeq}`;
+    leg.flushAgentAudio();
+    leg.checkpoint(wait.name);
+    // Plivo may never confirm (socket trouble, a clear): hang up once the audio should have played anyway.
+    const fallback = leg.pendingPlayoutMs() + this.#deps.timing.hangupGraceMs;
+    this.#hangupTimer = setTimeout(() => {
+      this.log.warn({ checkpoint: wait.name }, 'no playedStream for the last audio; hanging up anyway');
+      void this.#hangUpNow(wait.reason);
+    }, fallback);
+    this.#hangupTimer.unref();
+  }
+
+  #onFatal(err: Error): void {
+    if (this.phase === 'ended' || this.#fatal) return;
+    this.#fatal = err;
+    this.endReason = 'gemini-unavailable';
+    this.outcome ??= 'failed';
+    this.log.error({ err }, 'gemini session lost; playing the technical-difficulty prompt');
+    this.#emit({ type: 'fatal', message: err.message });
+    for (const c of this.#runs.values()) c.abort(new Error('session lost'));
+    if (this.leg) this.#playFatalPrompt();
+  }
+
+  #playFatalPrompt(): void {
+    const leg = this.leg!;
+    this.#early = [];
+    leg.clearAgentAudio();
+    this.transcript.endAgentTurn();
+    let pcm: Int16Array;
+    try {
+      pcm = this.#deps.technicalDifficultyAudio();
+    } catch (err) {
+      this.log.error({ err }, 'technical-difficulty prompt unavailable');
+      void this.#hangUpNow('gemini-unavailable');
+      return;
+    }
+    leg.playAgentAudio(pcm);
+    clearTimeout(this.#hangupTimer);
+    this.#hangup = { kind: 'fatal', reason: 'gemini-unavailable', stage: 'settling', name: '' };
+    this.#sendHangupCheckpoint();
+  }
+
+  async #hangUpNow(reason: string): Promise<void> {
+    if (this.phase === 'ended' || this.#finishing) return;
+    clearTimeout(this.#hangupTimer);
+    this.#hangup = undefined;
+    this.endReason ??= reason;
+    const plivo = this.#deps.plivo;
+    this.#emit({ type: 'hung-up', reason });
+    if (plivo) {
+      try {
+        await plivo.hangupCall(this.ctx.callId);
+      } catch (err) {
+        this.log.warn({ err }, 'hang-up through the Plivo API failed; closing the stream');
+      }
+    }
+    this.leg?.close('hangup');
+    await this.finish(this.endReason);
+  }
+
+  /** Ends everything for this call once: session, tools, timers, final record write, summary log. */
+  finish(reason: string): Promise<void> {
+    this.#finishing ??= this.#finish(reason);
+    return this.#finishing;
+  }
+
+  async #finish(reason: string): Promise<void> {
+    this.endReason ??= reason;
+    this.phase = 'ended';
+    clearTimeout(this.#hangupTimer);
+    for (const c of this.#runs.values()) c.abort(new Error('call ended'));
+    this.#early = [];
+    this.transcript.close();
+    const stats = this.#session.stats();
+    await this.#session.close().catch((err: unknown) => this.log.warn({ err }, 'gemini session close failed'));
+    const record = await this.#writer.close();
+    this.log.info(
+      {
+        endReason: this.endReason,
+        outcome: this.outcome,
+        durationS: Math.round((Date.now() - this.startedAt) / 100) / 10,
+        turns: this.transcript.turns.length,
+        interruptions: this.interruptions,
+        toolCalls: this.#toolCalls.map((t) => `${t.name}:${t.outcome}`),
+        reconnects: stats.reconnects,
+        droppedAudioMs: stats.droppedAudioMs,
+        recordWrites: this.#writer.writes,
+        recordSaved: record !== undefined,
+      },
+      'call ended',
+    );
+    this.#emit({ type: 'ended', reason: this.endReason ?? reason });
+    this.#deps.onFinished(this);
+  }
+
+  /** What this call owns in its record; other fields (status, hangup details) belong to the webhooks. */
+  #applyTo(r: CallRecord): CallRecord {
+    const out: CallRecord = {
+      ...r,
+      transcript: this.transcript.turns.map((t) => ({ ...t })),
+      toolCalls: this.#toolCalls.map((t) => ({ ...t })),
+      callbacks: [...this.#callbacks],
+      reconnects: Math.max(r.reconnects, this.#reconnects),
+    };
+    if (this.#usage) {
+      out.usage = {
+        promptTokenCount: this.#usage.sum.prompt,
+        responseTokenCount: this.#usage.sum.response,
+        totalTokenCount: this.#usage.sum.total,
+        last: this.#usage.last,
+      };
+    }
+    if (this.outcome !== undefined) out.outcome = this.outcome;
+    if (this.phase === 'ended') {
+      out.endReason = this.endReason;
+      out.endedAt ??= new Date().toISOString();
+    }
+    return out;
+  }
+}

@@ -1,0 +1,26 @@
+// What happens in a call, for observers (the demo's live transcript, tests). Never emitted per audio frame.
+import type { ToolOutcomeKind } from '../tools/registry.ts';
+
+export type CallEvent =
+  | { type: 'session-opened'; warm: boolean }
+  | { type: 'stream-attached' }
+  | { type: 'caller-text'; text: string }
+  | { type: 'agent-text'; text: string }
+  | { type: 'agent-turn-end' }
+  | { type: 'interrupted'; heardMs: number | undefined; clearMs: number }
+  | { type: 'tool-start'; id: string; name: string; args: Record<string, unknown> }
+  | {
+      type: 'tool-end';
+      id: string;
+      name: string;
+      outcome: ToolOutcomeKind;
+      ms: number;
+      response: Record<string, unknown>;
+    }
+  | { type: 'reconnect'; kind: string; reason: string }
+  | { type: 'hangup-requested'; reason: string }
+  | { type: 'fatal'; message: string }
+  | { type: 'hung-up'; reason: string }
+  | { type: 'ended'; reason: string };
+
+export type CallEventListener = (callId: string, event: CallEvent) => void;

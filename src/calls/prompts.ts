@@ -1,0 +1,92 @@
+// System prompts: prompts/inbound.md and prompts/outbound.md (PROMPTS_DIR overrides the folder), read once and
+// cached. The outbound prompt is a template filled with the call's opening reason, objective and variables; every
+// prompt ends with facts about this call (date and time, so that "tomorrow at 3" can become a timestamp).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GatewayError } from '../errors.ts';
+import type { CallContext } from './types.ts';
+
+export const DEFAULT_PROMPTS_DIR = fileURLToPath(new URL('../../prompts/', import.meta.url));
+
+const cache = new Map<string, string>();
+
+export function loadPromptTemplate(kind: CallContext['direction'], dir: string = DEFAULT_PROMPTS_DIR): string {
+  const file = join(dir, `${kind}.md`);
+  let text = cache.get(file);
+  if (text === undefined) {
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (cause) {
+      throw new GatewayError('GW_ERR_CONFIG', `cannot read the ${kind} system prompt at ${file}`, { cause });
+    }
+    if (text.trim() === '') throw new GatewayError('GW_ERR_CONFIG', `the ${kind} system prompt at ${file} is empty`);
+    cache.set(file, text);
+  }
+  return text;
+}
+
+/** For tests that rewrite prompt files. */
+export function clearPromptCache(): void {
+  cache.clear();
+}
+
+const MAX_VARIABLES = 20;
+const MAX_VALUE_CHARS = 200;
+
+/**
+ * Values come from whoever placed the outbound call: keep them to one short line each and strip template
+ * braces, so a value can neither inject a new section nor another placeholder.
+ */
+export function sanitiseValue(value: string, max = MAX_VALUE_CHARS): string {
+  const flat = value
+    .replace(/[{}]/g, '')
+    .replace(/[\r\n\t]+/g, ' ')
+    .replace(/\s{2,}/g, ' ')
+    .trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+function renderVariables(vars: Record<string, string> | undefined): string {
+  const entries = Object.entries(vars ?? {})
+    .filter(([k]) => /^[A-Za-z][\w .-]{0,39}$/.test(k))
+    .slice(0, MAX_VARIABLES);
+  if (entries.length === 0) return '- (nothing else)';
+  return entries.map(([k, v]) => `- ${k.replace(/_/g, ' ')}: ${sanitiseValue(String(v))}`).join('\n');
+}
+
+export function renderTemplate(template: string, values: Record<string, string>): string {
+  return template.replace(/\{\{\s*([A-Za-z][\w.]*)\s*\}\}/g, (_m, key: string) => values[key] ?? '');
+}
+
+export interface PromptOptions {
+  dir?: string | undefined;
+  now?: Date | undefined;
+}
+
+export function buildSystemPrompt(ctx: CallContext, opts: PromptOptions = {}): string {
+  const template = loadPromptTemplate(ctx.direction, opts.dir ?? DEFAULT_PROMPTS_DIR);
+  const values: Record<string, string> = {
+    openingReason: sanitiseValue(ctx.openingReason ?? 'a follow-up on their interest in TechFlow'),
+    objective: sanitiseValue(
+      ctx.objective ?? 'learn whether they are interested and offer a meeting with a specialist',
+    ),
+    variables: renderVariables(ctx.variables),
+  };
+  for (const [k, v] of Object.entries(ctx.variables ?? {})) {
+    if (/^[A-Za-z]\w{0,39}$/.test(k)) values[`var.${k}`] = sanitiseValue(String(v));
+  }
+  const now = opts.now ?? new Date();
+  const facts = [
+    '',
+    '# This call',
+    '',
+    `- Current date and time (UTC): ${now.toISOString().slice(0, 16).replace('T', ' ')} (${weekday(now)})`,
+    `- Direction: ${ctx.direction === 'inbound' ? 'the customer called us' : 'we called the customer'}`,
+  ];
+  return `${renderTemplate(template, values).trimEnd()}\n${facts.join('\n')}\n`;
+}
+
+function weekday(d: Date): string {
+  return d.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+}

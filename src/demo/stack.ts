@@ -1,0 +1,174 @@
+// The whole system on loopback, with no credentials: the Gemini Live emulator, the Plivo emulator, and the real
+// gateway (uWS edge + CallManager + memory store + inline audio engine + Plivo REST client) wired to them. Used by
+// `npm run demo`, the end-to-end tests and the Gemini load benchmark.
+import { createAudioEngine } from '../audio/engine.ts';
+import type { AudioEngine } from '../audio/types.ts';
+import type { Call } from '../calls/call.ts';
+import type { CallManagerOptions } from '../calls/call-manager.ts';
+import { CallManager } from '../calls/call-manager.ts';
+import type { CallRouter } from '../calls/types.ts';
+import { type Config, loadConfig, testEnv } from '../config.ts';
+import {
+  type GeminiLiveEmulator,
+  type GeminiLiveEmulatorOptions,
+  startGeminiLiveEmulator,
+} from '../emulators/gemini-live/index.ts';
+import type { InboundCallOptions, SimulatedCall } from '../emulators/plivo/index.ts';
+import { type PlivoEmulatorOptions, startPlivoEmulator } from '../emulators/plivo/index.ts';
+import { createLiveSession, type LiveSessionTuning } from '../gemini/live-session.ts';
+import { createPlivoRestClient } from '../plivo/rest-client.ts';
+import { type Gateway, type GatewayOptions, startGateway } from '../server/gateway.ts';
+import { createMemoryCallStore } from '../store/memory.ts';
+import type { CallStore } from '../store/types.ts';
+
+export const CALLER_NUMBER = '+14155550123';
+
+export interface LocalStackOptions {
+  /** Scenario file path or object for the Gemini emulator. */
+  scenario: GeminiLiveEmulatorOptions['scenario'];
+  gemini?: Omit<GeminiLiveEmulatorOptions, 'scenario'>;
+  plivo?: Partial<PlivoEmulatorOptions>;
+  /** Extra environment for the gateway's configuration (testEnv() gives the rest). */
+  env?: Record<string, string>;
+  session?: LiveSessionTuning;
+  manager?: Partial<Omit<CallManagerOptions, 'config' | 'store' | 'createSession'>>;
+  gateway?: Partial<GatewayOptions>;
+}
+
+export interface LocalStack {
+  gemini: GeminiLiveEmulator;
+  plivo: Awaited<ReturnType<typeof startPlivoEmulator>>;
+  gateway: Gateway;
+  manager: CallManager;
+  store: CallStore;
+  config: Config;
+  audio: AudioEngine;
+  /** The gateway's base URL (http://127.0.0.1:PORT). */
+  base: string;
+  /** Calls that ended, by Plivo CallUUID (record written). */
+  ended: Map<string, Call>;
+  placeCall(o?: Partial<InboundCallOptions>): Promise<SimulatedCall>;
+  /** Resolves when the call with this id has ended in the CallManager. */
+  callEnded(callId: string, timeoutMs?: number): Promise<Call>;
+  close(): Promise<void>;
+}
+
+const AUTH_ID = 'MAEMULATOR0000000000';
+const AUTH_TOKEN = 'emulator-auth-token';
+
+export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack> {
+  const gemini = await startGeminiLiveEmulator({
+    port: 0,
+    apiKey: 'emulator-api-key',
+    ...o.gemini,
+    scenario: o.scenario,
+  });
+  const plivo = await startPlivoEmulator({ authId: AUTH_ID, authToken: AUTH_TOKEN, ...o.plivo });
+  const env = (publicUrl: string) =>
+    testEnv({
+      SERVER_HOST: '127.0.0.1',
+      SERVER_PORT: '0',
+      PUBLIC_URL: publicUrl,
+      PLIVO_AUTH_ID: AUTH_ID,
+      PLIVO_AUTH_TOKEN: AUTH_TOKEN,
+      PLIVO_API_BASE_URL: plivo.restBaseUrl,
+      DRAIN_TIMEOUT_S: '1',
+      ...o.env,
+    });
+  const { engine: audio } = await createAudioEngine({ backend: 'auto', execution: 'inline', poolThreads: 1 });
+  const plivoApi = createPlivoRestClient({
+    authId: AUTH_ID,
+    authToken: AUTH_TOKEN,
+    baseUrl: plivo.restBaseUrl,
+    timeoutMs: 3000,
+    maxRetries: 2,
+    baseBackoffMs: 5,
+  });
+  const store = createMemoryCallStore();
+  const ended = new Map<string, Call>();
+  const endWaiters = new Map<string, Array<(c: Call) => void>>();
+
+  // The public URL (and so the config the tools see) is known only once the gateway listens on its port 0.
+  let manager: CallManager | undefined;
+  const live = (): CallManager => {
+    if (!manager) throw new Error('call manager not ready');
+    return manager;
+  };
+  const router: CallRouter = {
+    onAnswer: (info, base) => live().onAnswer(info, base),
+    attachStream: (ctx, leg, start) => live().attachStream(ctx, leg, start),
+    onHangup: (info) => live().onHangup(info),
+    onCallback: (kind, params) => live().onCallback(kind, params),
+    activeCalls: () => manager?.activeCalls() ?? 0,
+    close: async () => manager?.close(),
+  };
+  const gateway = await startGateway({
+    config: loadConfig(env('http://127.0.0.1:8000')),
+    router,
+    audio,
+    plivoApi,
+    publicUrl: (port) => `http://127.0.0.1:${port}`,
+    defaultMetrics: false,
+    ...o.gateway,
+  });
+  const config = loadConfig(env(gateway.publicUrl));
+  manager = new CallManager({
+    config,
+    store,
+    plivoApi,
+    createSession: (cfg, opts) =>
+      createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200, ...o.session }),
+    ...o.manager,
+    onCallEnded: (call) => {
+      ended.set(call.ctx.callId, call);
+      for (const w of endWaiters.get(call.ctx.callId) ?? []) w(call);
+      endWaiters.delete(call.ctx.callId);
+      o.manager?.onCallEnded?.(call);
+    },
+  });
+  const base = gateway.publicUrl;
+  let closing: Promise<void> | undefined;
+  return {
+    gemini,
+    plivo,
+    gateway,
+    manager,
+    store,
+    config,
+    audio,
+    base,
+    ended,
+    placeCall: (c = {}) =>
+      plivo.placeInboundCall({
+        answerUrl: `${base}/answer`,
+        hangupUrl: `${base}/hangup`,
+        from: CALLER_NUMBER,
+        to: config.plivo.phoneNumber,
+        ...c,
+      }),
+    callEnded(callId, timeoutMs = 10_000) {
+      const done = ended.get(callId);
+      if (done) return Promise.resolve(done);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`call ${callId} did not end in ${timeoutMs} ms`)), timeoutMs);
+        const list = endWaiters.get(callId) ?? [];
+        list.push((c) => {
+          clearTimeout(timer);
+          resolve(c);
+        });
+        endWaiters.set(callId, list);
+      });
+    },
+    close() {
+      closing ??= (async () => {
+        await plivo.close();
+        await manager?.close();
+        await gateway.close();
+        await gemini.close();
+        await audio.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}
