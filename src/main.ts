@@ -1,27 +1,14 @@
 // Process entry: configuration, audio engine, Plivo REST client, call router, gateway, signals.
 import dotenv from 'dotenv';
 import { createAudioEngine } from './audio/engine.ts';
-import type { CallRouter } from './calls/types.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError, errorMessage } from './errors.ts';
 import { childLogger, type Logger, rootLogger } from './log.ts';
 import type { PlivoApi } from './plivo/api-types.ts';
 import { plivoRestClientFromConfig } from './plivo/rest-client.ts';
 import type { AudioEngine } from './audio/types.ts';
-import { type RouteModule, startGateway } from './server/gateway.ts';
-import { createPlaceholderRouter } from './server/placeholder-router.ts';
-
-interface Wiring {
-  config: Config;
-  audio: AudioEngine;
-  plivoApi: PlivoApi;
-  logger: Logger;
-}
-
-/** The call router and extra HTTP routes. The lead replaces the placeholder with the CallManager here. */
-function wire(_w: Wiring): { router: CallRouter; routes: RouteModule[] } {
-  return { router: createPlaceholderRouter(), routes: [] };
-}
+import { createCallSide } from './app.ts';
+import { startGateway } from './server/gateway.ts';
 
 async function main(): Promise<void> {
   dotenv.config({ quiet: true });
@@ -41,8 +28,8 @@ async function main(): Promise<void> {
   const { engine: audio, warning } = await createAudioEngine(config.audio);
   if (warning !== undefined) logger.warn({ backend: audio.backend }, warning);
   const plivoApi = plivoRestClientFromConfig(config);
-  const { router, routes } = wire({ config, audio, plivoApi, logger });
-  const gateway = await startGateway({ config, router, audio, plivoApi, routes });
+  const calls = createCallSide(config, plivoApi);
+  const gateway = await startGateway({ config, router: calls.router, audio, plivoApi, routes: calls.routes });
 
   if (config.plivo.autoConfigure) {
     const base = gateway.publicUrl;
@@ -66,6 +53,7 @@ async function main(): Promise<void> {
     gateway
       .drain()
       .then(() => gateway.close())
+      .then(() => calls.close())
       .then(() => audio.close())
       .then(() => {
         logger.info('stopped');

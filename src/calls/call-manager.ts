@@ -15,6 +15,7 @@ import type { CallTiming, LatencyProbe, SessionFactory } from './call.ts';
 import { Call, DEFAULT_TIMING } from './call.ts';
 import type { CallEventListener } from './events.ts';
 import { loadPromptAudio } from './prompt-audio.ts';
+import { applyHangup, withStatus } from './status-updates.ts';
 import { buildSystemPrompt } from './prompts.ts';
 import type {
   AnswerInfo,
@@ -126,11 +127,9 @@ export class CallManager implements CallRouter {
     const call = this.#calls.get(info.callId);
     this.#clearWarmTimer(info.callId);
     if (call) await call.finish(`hangup-${info.status}`);
-    const store = this.#opts.store;
     try {
-      const record = (await store.getByPlivoUuid(info.callId)) ?? (await store.get(info.callId));
-      if (!record) return;
-      await store.update(record.id, (r) => applyHangup(r, info));
+      // The same idempotent mapping the outbound side applies: whichever runs first sets the final status.
+      await applyHangup(this.#opts.store, info);
     } catch (err) {
       callLogger(info.callId).warn({ err: errorMessage(err) }, 'hangup not recorded');
     }
@@ -267,51 +266,11 @@ export function newRecord(ctx: CallContext, now: string, machine: boolean | unde
 }
 
 function markAnswered(r: CallRecord, callUuid: string, machine: boolean | undefined, now: string): CallRecord {
-  const out: CallRecord = { ...r, plivoCallUuid: callUuid, answeredAt: r.answeredAt ?? now };
-  if (r.status !== 'in-progress' && !isFinal(r.status)) {
-    out.status = 'in-progress';
-    out.timeline = [...r.timeline, { status: 'in-progress', at: now }];
-  }
-  if (machine !== undefined) out.machine = machine;
-  return out;
-}
-
-const FINAL: ReadonlySet<CallStatus> = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
-function isFinal(s: CallStatus): boolean {
-  return FINAL.has(s);
-}
-
-/** Plivo's CallStatus → ours (Plivo says "cancel" and "timeout" where we say canceled / no-answer). */
-export function statusFromHangup(status: string): CallStatus {
-  switch (status) {
-    case 'completed':
-      return 'completed';
-    case 'busy':
-      return 'busy';
-    case 'no-answer':
-    case 'timeout':
-      return 'no-answer';
-    case 'cancel':
-    case 'canceled':
-    case 'cancelled':
-      return 'canceled';
-    default:
-      return 'failed';
-  }
-}
-
-function applyHangup(r: CallRecord, info: HangupInfo): CallRecord {
-  const status = statusFromHangup(info.status);
-  const now = new Date().toISOString();
   const out: CallRecord = {
-    ...r,
-    status,
-    endedAt: r.endedAt ?? info.endTime ?? now,
-    hangupCause: info.hangupCause ?? r.hangupCause,
-    durationS: info.durationS ?? r.durationS,
+    ...withStatus(r, 'in-progress', Date.parse(now)),
+    plivoCallUuid: callUuid,
+    answeredAt: r.answeredAt ?? now,
   };
-  if (r.status !== status) out.timeline = [...r.timeline, { status, at: now }];
-  if (info.machine !== undefined) out.machine = info.machine;
-  out.endReason ??= `hangup:${info.hangupSource ?? info.status}`;
+  if (machine !== undefined) out.machine = machine;
   return out;
 }

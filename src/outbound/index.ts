@@ -15,11 +15,11 @@ import { createDialer, type Dialer } from './dialer.ts';
 import { createMemoryDialerState } from './dialer-state-memory.ts';
 import { createRedisDialerState } from './dialer-state-redis.ts';
 import { outboundRoutes } from './routes.ts';
-import { type ApplyOptions, applyAnswer, applyHangup, applyMachine, applyRing } from './status-updates.ts';
+import { type ApplyOptions, applyAnswer, applyHangup, applyMachine, applyRing } from '../calls/status-updates.ts';
 
 export type { Dialer } from './dialer.ts';
 export { outboundRoutes, type OutboundDeps } from './routes.ts';
-export { applyAnswer, applyHangup, applyMachine, applyRing } from './status-updates.ts';
+export { applyAnswer, applyHangup, applyMachine, applyRing } from '../calls/status-updates.ts';
 
 export interface OutboundOptions {
   config: Config;

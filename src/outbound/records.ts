@@ -1,17 +1,8 @@
 // Call records of outbound calls: creation, status transitions, and the snake_case JSON the API returns.
+import { isTerminal, withStatus } from '../calls/status-updates.ts';
 import type { CallRecord, CallStatus } from '../store/types.ts';
 
-export const TERMINAL_STATUSES: ReadonlySet<CallStatus> = new Set([
-  'completed',
-  'busy',
-  'no-answer',
-  'failed',
-  'canceled',
-]);
-
-export function isTerminal(status: CallStatus): boolean {
-  return TERMINAL_STATUSES.has(status);
-}
+export { isTerminal, withStatus };
 
 export interface NewOutboundRecord {
   id: string;
@@ -55,21 +46,6 @@ export function newOutboundRecord(n: NewOutboundRecord): CallRecord {
  * Moves a record to `status` unless that would go backwards (a late ring after the answer, anything after the end):
  * Plivo's callbacks can arrive out of order and more than once.
  */
-export function withStatus(r: CallRecord, status: CallStatus, nowMs: number): CallRecord {
-  if (r.status === status || isTerminal(r.status)) return r;
-  const order: Record<CallStatus, number> = {
-    queued: 0,
-    ringing: 1,
-    'in-progress': 2,
-    completed: 3,
-    busy: 3,
-    'no-answer': 3,
-    failed: 3,
-    canceled: 3,
-  };
-  if (order[status] < order[r.status]) return r;
-  return { ...r, status, timeline: [...r.timeline, { status, at: new Date(nowMs).toISOString() }] };
-}
 
 const clean = (o: Record<string, unknown>): Record<string, unknown> => {
   for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];

@@ -7,7 +7,7 @@ import type { DialJob } from '../../src/outbound/dialer-types.ts';
 import { toE164 } from '../../src/outbound/phone.ts';
 import { newOutboundRecord, recordJson, withStatus } from '../../src/outbound/records.ts';
 import { foldQueryVariables } from '../../src/outbound/schemas.ts';
-import { applyAnswer, applyHangup, applyMachine, applyRing, hangupStatus } from '../../src/outbound/status-updates.ts';
+import { applyAnswer, applyHangup, applyMachine, applyRing, hangupStatus } from '../../src/calls/status-updates.ts';
 import { delayUntilWindow, isValidTimeZone } from '../../src/outbound/window.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
 

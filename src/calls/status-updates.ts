@@ -3,7 +3,34 @@
 // Plivo may retry a callback and replicas may receive them out of order.
 import type { AnswerInfo, HangupInfo } from '../calls/types.ts';
 import type { CallRecord, CallStatus, CallStore } from '../store/types.ts';
-import { isTerminal, withStatus } from './records.ts';
+
+export const TERMINAL_STATUSES: ReadonlySet<CallStatus> = new Set([
+  'completed',
+  'busy',
+  'no-answer',
+  'failed',
+  'canceled',
+]);
+
+export function isTerminal(status: CallStatus): boolean {
+  return TERMINAL_STATUSES.has(status);
+}
+
+export function withStatus(r: CallRecord, status: CallStatus, nowMs: number): CallRecord {
+  if (r.status === status || isTerminal(r.status)) return r;
+  const order: Record<CallStatus, number> = {
+    queued: 0,
+    ringing: 1,
+    'in-progress': 2,
+    completed: 3,
+    busy: 3,
+    'no-answer': 3,
+    failed: 3,
+    canceled: 3,
+  };
+  if (order[status] < order[r.status]) return r;
+  return { ...r, status, timeline: [...r.timeline, { status, at: new Date(nowMs).toISOString() }] };
+}
 
 export interface ApplyOptions {
   now?: () => number;

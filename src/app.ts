@@ -1,0 +1,51 @@
+// The gateway's call-handling side, composed from configuration: call store (memory or Redis), outbound API and
+// dialer, and the CallManager that runs one Gemini Live session per call. `src/main.ts` puts it behind the uWS
+// server; tests and the demo compose the same parts around emulators (src/demo/stack.ts).
+import { CallManager } from './calls/call-manager.ts';
+import type { CallRouter } from './calls/types.ts';
+import type { Config } from './config.ts';
+import { createLiveSession } from './gemini/live-session.ts';
+import { createOutbound, type Outbound } from './outbound/index.ts';
+import type { PlivoApi } from './plivo/api-types.ts';
+import type { RouteModule } from './server/gateway.ts';
+import { createCallStore } from './store/index.ts';
+import type { CallStore } from './store/types.ts';
+
+export interface CallSide {
+  /** What the gateway calls on webhooks and streams: outbound status updates in front of the CallManager. */
+  router: CallRouter;
+  /** HTTP routes to mount on the gateway (the outbound API). */
+  routes: RouteModule[];
+  manager: CallManager;
+  outbound: Outbound;
+  store: CallStore;
+  /** After the gateway has drained: stops the dialer and closes the store (idempotent). */
+  close(): Promise<void>;
+}
+
+export function createCallSide(config: Config, plivoApi: PlivoApi): CallSide {
+  const store = createCallStore(config.store);
+  const outbound = createOutbound({ config, store, plivo: plivoApi });
+  const manager = new CallManager({
+    config,
+    store,
+    plivoApi,
+    createSession: (geminiConfig, opts) => createLiveSession(geminiConfig, opts),
+    onCallbackScheduled: (record, request) => outbound.onCallbackScheduled(record, request),
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    router: outbound.wrapRouter(manager),
+    routes: [outbound.routes],
+    manager,
+    outbound,
+    store,
+    close() {
+      closing ??= (async () => {
+        await outbound.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

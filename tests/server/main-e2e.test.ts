@@ -1,0 +1,119 @@
+// The production entry point (src/main.ts → src/app.ts) carries a real call: it runs as its own process with only
+// environment variables pointing it at the Plivo and Gemini Live emulators, exactly as an operator would run it.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testEnv } from '../../src/config.ts';
+import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
+import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
+
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+const SCENARIO = join(import.meta.dirname, '../../scenarios/demo-order-status.json');
+const env = testEnv();
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+describe('npm start (src/main.ts) against both emulators', () => {
+  let gemini: GeminiLiveEmulator;
+  let plivo: Awaited<ReturnType<typeof startPlivoEmulator>>;
+  let child: ChildProcess;
+  let exited: Promise<number | null>;
+  let out = '';
+  let base = '';
+
+  beforeAll(async () => {
+    gemini = await startGeminiLiveEmulator({
+      port: 0,
+      apiKey: env.GEMINI_API_KEY,
+      scenario: SCENARIO,
+      speech: 'synthetic',
+    });
+    plivo = await startPlivoEmulator({ authId: env.PLIVO_AUTH_ID!, authToken: env.PLIVO_AUTH_TOKEN! });
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, [MAIN], {
+      env: {
+        PATH: process.env.PATH,
+        ...testEnv({
+          SERVER_HOST: '127.0.0.1',
+          SERVER_PORT: String(port),
+          PUBLIC_URL: base,
+          PLIVO_API_BASE_URL: plivo.restBaseUrl,
+          // The SDK's own variable: how an operator points @google/genai elsewhere; the gateway never sets it.
+          GOOGLE_GEMINI_BASE_URL: gemini.baseUrl,
+          OUTBOUND_API_KEY: 'test-outbound-key',
+          LOG_LEVEL: 'info',
+          DRAIN_TIMEOUT_S: '2',
+        }),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    exited = new Promise((r) => child.on('exit', (code) => r(code)));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('gateway listening')) {
+      if (Date.now() > deadline) throw new Error(`gateway did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }, 30_000);
+
+  afterAll(async () => {
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    await plivo?.close();
+    await gemini?.close();
+  });
+
+  it('answers an inbound call with the Gemini agent speaking on the phone', async () => {
+    const call = await plivo.placeInboundCall({
+      answerUrl: `${base}/answer`,
+      hangupUrl: `${base}/hangup`,
+      from: '+14155550123',
+      to: env.PLIVO_PHONE_NUMBER!,
+    });
+    expect(call.answerXml).toContain('<Stream');
+    await call.waitForEvent('playAudio', undefined, 15_000);
+    const session = gemini.sessions[0];
+    expect(session?.setup).toBeDefined();
+    expect(JSON.stringify(session?.setup)).toContain('check_order_status');
+    await call.hangup();
+  }, 30_000);
+
+  it('mounts the outbound API behind its bearer token and places calls through Plivo', async () => {
+    const denied = await fetch(`${base}/outbound/call?phone_number=%2B14155550199`, { method: 'POST' });
+    expect(denied.status).toBe(401);
+    const res = await fetch(`${base}/outbound/call`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer test-outbound-key', 'content-type': 'application/json' },
+      body: JSON.stringify({ phone_number: '+14155550199', campaign_id: 'main-e2e', opening_reason: 'a test' }),
+    });
+    expect(res.status).toBe(201);
+    const body = (await res.json()) as { call_id: string };
+    const outbound = await plivo.waitForCall((c) => c.direction === 'outbound', 15_000);
+    expect(outbound.to.replace(/^\+/, '')).toBe('14155550199');
+    const status = await fetch(`${base}/outbound/status/${body.call_id}`, {
+      headers: { authorization: 'Bearer test-outbound-key' },
+    });
+    expect(status.status).toBe(200);
+  }, 30_000);
+
+  it('drains and exits 0 on SIGTERM', async () => {
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  }, 30_000);
+});
