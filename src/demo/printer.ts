@@ -24,12 +24,21 @@ export function createPrinter(stream: NodeJS.WriteStream) {
   const magenta = c('35');
   let t0 = performance.now();
   let agentLineOpen = false;
+  // Gemini streams the caller's transcript in fragments (a word or so at a time): gather them into one line.
+  let heard = '';
 
   const stamp = () => dim(`[${fmt(performance.now() - t0)}]`);
   const write = (s: string) => stream.write(s);
   const line = (s: string) => {
+    flushHeard();
     closeAgentLine();
     write(`${s}\n`);
+  };
+  const flushHeard = () => {
+    if (heard === '') return;
+    const text = heard.trim();
+    heard = '';
+    line(dim(`           (Gemini transcribed the caller: "${text}")`));
   };
   const closeAgentLine = () => {
     if (agentLineOpen) write('\n');
@@ -58,9 +67,10 @@ export function createPrinter(stream: NodeJS.WriteStream) {
           line(dim(`${stamp()} Plivo audio stream connected`));
           break;
         case 'caller-text':
-          line(dim(`           (Gemini transcribed the caller: "${e.text.trim()}")`));
+          heard += heard === '' || /^\s/.test(e.text) ? e.text : ` ${e.text}`;
           break;
         case 'agent-text':
+          flushHeard();
           if (!agentLineOpen) {
             write(`${stamp()} ${bold(cyan('Agent'))}: `);
             agentLineOpen = true;

@@ -26,7 +26,8 @@ import type {
 } from './dialer-types.ts';
 import { toE164 } from './phone.ts';
 import { placeCall } from './place-call.ts';
-import { isTerminal, newOutboundRecord, withStatus } from './records.ts';
+import { isTerminal, withStatus } from '../calls/status-updates.ts';
+import { newOutboundRecord } from './records.ts';
 import { type CallWindow, delayUntilWindow } from './window.ts';
 
 export const CALLBACKS_CAMPAIGN = 'callbacks';

@@ -63,35 +63,33 @@ export function createOutbound(options: OutboundOptions): Outbound {
   let publicUrlFn: () => string = () => config.server.publicUrl;
   const publicUrl = () => publicUrlFn();
   const limiter = { max: 1, durationMs: Math.max(1, Math.round(1000 / config.plivo.cps)) };
-  let dialer: Dialer;
+  // The same dialer either way; only where its state and queues live differs.
+  let backing: Pick<Parameters<typeof createDialer>[0], 'state' | 'dialQueue' | 'wakeQueue'>;
   if (kind === 'redis') {
     const url = config.store.redisUrl;
     if (!url) throw new Error('REDIS_URL is required for the Redis dialer');
     const qp = `${prefix.replace(/:/g, '')}-bull`;
-    dialer = createDialer({
-      config,
-      store,
-      plivo: options.plivo ?? unavailablePlivo,
-      clock,
-      publicUrl,
+    backing = {
       state: createRedisDialerState({ url, prefix, ttlS: config.store.recordTtlS }),
       dialQueue: createBullDialQueue({ redisUrl: url, name: 'dial', prefix: qp, limiter }),
       wakeQueue: createBullDialQueue({ redisUrl: url, name: 'wake', prefix: qp }),
-      ...options.dialer,
-    });
+    };
   } else {
-    dialer = createDialer({
-      config,
-      store,
-      plivo: options.plivo ?? unavailablePlivo,
-      clock,
-      publicUrl,
+    backing = {
       state: createMemoryDialerState(),
       dialQueue: createMemoryDialQueue({ clock, limiter }),
       wakeQueue: createMemoryDialQueue({ clock }),
-      ...options.dialer,
-    });
+    };
   }
+  const dialer: Dialer = createDialer({
+    config,
+    store,
+    plivo: options.plivo ?? unavailablePlivo,
+    clock,
+    publicUrl,
+    ...backing,
+    ...options.dialer,
+  });
   if (options.dial !== false) dialer.start();
 
   const applyOpts: ApplyOptions = { now: () => clock.now(), ...options.applyOptions };

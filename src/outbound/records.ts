@@ -1,8 +1,5 @@
 // Call records of outbound calls: creation, status transitions, and the snake_case JSON the API returns.
-import { isTerminal, withStatus } from '../calls/status-updates.ts';
-import type { CallRecord, CallStatus } from '../store/types.ts';
-
-export { isTerminal, withStatus };
+import type { CallRecord } from '../store/types.ts';
 
 export interface NewOutboundRecord {
   id: string;

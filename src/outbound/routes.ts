@@ -13,7 +13,8 @@ import type { Clock } from './clock.ts';
 import type { Dialer } from './dialer.ts';
 import type { MachineDetection } from './dialer-types.ts';
 import { placeCall } from './place-call.ts';
-import { isTerminal, newOutboundRecord, recordJson, withStatus } from './records.ts';
+import { isTerminal, withStatus } from '../calls/status-updates.ts';
+import { newOutboundRecord, recordJson } from './records.ts';
 import { callRequestSchema, campaignRequestSchema, fieldErrors, foldQueryVariables, ID_PATTERN } from './schemas.ts';
 
 export interface OutboundDeps {

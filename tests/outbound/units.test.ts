@@ -5,9 +5,16 @@ import { createManualClock } from '../../src/outbound/clock.ts';
 import { createMemoryDialQueue } from '../../src/outbound/dial-queue-memory.ts';
 import type { DialJob } from '../../src/outbound/dialer-types.ts';
 import { toE164 } from '../../src/outbound/phone.ts';
-import { newOutboundRecord, recordJson, withStatus } from '../../src/outbound/records.ts';
+import { newOutboundRecord, recordJson } from '../../src/outbound/records.ts';
 import { foldQueryVariables } from '../../src/outbound/schemas.ts';
-import { applyAnswer, applyHangup, applyMachine, applyRing, hangupStatus } from '../../src/calls/status-updates.ts';
+import {
+  applyAnswer,
+  applyHangup,
+  applyMachine,
+  applyRing,
+  hangupStatus,
+  withStatus,
+} from '../../src/calls/status-updates.ts';
 import { delayUntilWindow, isValidTimeZone } from '../../src/outbound/window.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
 
