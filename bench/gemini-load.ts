@@ -7,11 +7,14 @@
 //   `clearAudio` (end to end, across processes on one clock), and the gateway's own part (event → clearAudio
 //   handed to uWS);
 // - Gemini audio → first playAudio: from the gateway receiving the first audio chunk of an agent turn to the Plivo
-//   emulator receiving the turn's first `playAudio` frame.
+//   emulator receiving the turn's first `playAudio` frame, and the gateway's own part (chunk → that frame handed to
+//   uWS).
+// Ramp-phase event-loop delays and per-call stream setup times are reported too: the ramp is where it breaks first.
 // Run: node bench/run.ts --only gemini-load   (smoke: --smoke, 20 calls)
 import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import type { SimulatedCall } from '../src/emulators/plivo/types.ts';
 import type { BenchRow, BenchSuite } from './types.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -30,13 +33,21 @@ interface Arrivals {
   interrupts: number[];
 }
 
+interface LoopSummary {
+  p99: number;
+  max: number;
+}
+
 type ChildMsg =
   | { type: 'ready'; port: number; backend: string }
   | {
       type: 'report';
       arrivals: Record<string, Arrivals>;
       clearProcUs: Summary;
+      firstPlayProcUs: Summary;
       loop: Summary;
+      rampLoop: LoopSummary;
+      pacerMaxTickGapMs: number;
       cpuPct: number;
       seconds: number;
       endedCalls: number;
@@ -76,6 +87,7 @@ async function gatewayChild(): Promise<void> {
     { createLiveSession },
     { createMemoryCallStore },
     { createPlivoRestClient },
+    { PlivoStream },
     { Samples },
     log,
     pino,
@@ -87,6 +99,7 @@ async function gatewayChild(): Promise<void> {
     import('../src/gemini/live-session.ts'),
     import('../src/store/memory.ts'),
     import('../src/plivo/rest-client.ts'),
+    import('../src/plivo/stream-session.ts'),
     import('./stats.ts'),
     import('../src/log.ts'),
     import('pino'),
@@ -112,6 +125,11 @@ async function gatewayChild(): Promise<void> {
   });
   const arrivals = new Map<string, Arrivals>();
   const clearProc = new Samples(1_000_000);
+  const firstPlayProc = new Samples(1_000_000);
+  // Gateway-side time to first audio: the turn's first Gemini chunk reaching the session callback (inside the
+  // socket's message handler, after JSON parse and base64 decode) → the turn's first playAudio frame handed to uWS.
+  // Keyed by call: set at a turn's first chunk, taken by the first frame the call's stream sends after it.
+  const turnStartedAt = new Map<string, number>();
   let endedCalls = 0;
   const endReasons: Record<string, number> = {};
   let fatal = 0;
@@ -140,13 +158,16 @@ async function gatewayChild(): Promise<void> {
         onAudio(pcm: Int16Array) {
           if (!inTurn) {
             inTurn = true;
-            rec.turnStarts.push(epoch());
+            const now = epoch();
+            rec.turnStarts.push(now);
+            turnStartedAt.set(opts.callId, now);
           }
           ev.onAudio(pcm);
         },
         onInterrupted() {
           rec.interrupts.push(epoch());
           inTurn = false;
+          turnStartedAt.delete(opts.callId);
           ev.onInterrupted();
         },
         onTurnComplete() {
@@ -157,6 +178,29 @@ async function gatewayChild(): Promise<void> {
       return createLiveSession(cfg, { ...opts, events }, { baseUrl: geminiUrl });
     },
   });
+  // Frames leave a stream only from its pump() (called at once by pacer.wake when audio is queued, then by the
+  // pacer's ticks), and the edge counts each frame handed to uWS in stats.framesOut right after ws.send: a count
+  // that grows during one pump() call means that stream sent playAudio frames. Wrapping the instance's pump sees
+  // both paths without touching the gateway.
+  const attach = manager.attachStream.bind(manager);
+  manager.attachStream = (ctx, leg, start) => {
+    if (leg instanceof PlivoStream) {
+      const pump = leg.pump.bind(leg);
+      leg.pump = (now: number) => {
+        const before = gateway.stats.framesOut;
+        const more = pump(now);
+        if (gateway.stats.framesOut > before) {
+          const t = turnStartedAt.get(ctx.callId);
+          if (t !== undefined) {
+            turnStartedAt.delete(ctx.callId);
+            firstPlayProc.record((epoch() - t) * 1000);
+          }
+        }
+        return more;
+      };
+    }
+    return attach(ctx, leg, start);
+  };
   const gateway = await startGateway({
     config,
     router: manager,
@@ -165,15 +209,21 @@ async function gatewayChild(): Promise<void> {
     publicUrl: (port) => `http://127.0.0.1:${port}`,
     defaultMetrics: false,
   });
+  // Enabled from the start: the ramp (answers, upgrades, Gemini connects) is where handshakes time out, so its
+  // delays are reported on their own rather than reset away.
   const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  let rampLoop: LoopSummary = { p99: Number.NaN, max: Number.NaN };
   let t0 = performance.now();
   let cpu0 = process.cpuUsage();
   const send = (m: ChildMsg) => process.send!(m);
   process.on('message', (m: { type: string }) => {
     if (m.type === 'measure') {
+      rampLoop = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
       clearProc.reset();
+      firstPlayProc.reset();
+      gateway.pacer.maxTickGapMs = 0;
       loop.reset();
-      loop.enable();
       t0 = performance.now();
       cpu0 = process.cpuUsage();
     } else if (m.type === 'report') {
@@ -185,6 +235,10 @@ async function gatewayChild(): Promise<void> {
         type: 'report',
         arrivals: Object.fromEntries(arrivals),
         clearProcUs: clearProc.summary(),
+        firstPlayProcUs: firstPlayProc.summary(),
+        rampLoop,
+        // The pacer's own timer: paced playAudio only flows when JS timers run, whatever the loop monitor says.
+        pacerMaxTickGapMs: gateway.pacer.maxTickGapMs,
         loop: { count: loop.count, p50: ms(50), p99: ms(99), p999: ms(99.9), max: loop.max / 1e6 },
         cpuPct: ((cpu.user + cpu.system) / 1000 / (seconds * 1000)) * 100,
         seconds,
@@ -218,15 +272,24 @@ async function geminiChild(): Promise<void> {
     timing: { chunkMs },
   });
   const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  let rampLoop: LoopSummary = { p99: Number.NaN, max: Number.NaN };
+  let t0 = performance.now();
+  let cpu0 = process.cpuUsage();
   process.on('message', (m: { type: string }) => {
     if (m.type === 'measure') {
+      rampLoop = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
       loop.reset();
-      loop.enable();
+      t0 = performance.now();
+      cpu0 = process.cpuUsage();
     } else if (m.type === 'report') {
       loop.disable();
+      const cpu = process.cpuUsage(cpu0);
       process.send!({
         type: 'gemini-report',
         sessions: gemini.sessions.length,
+        rampLoop,
+        cpuPct: ((cpu.user + cpu.system) / 1000 / (performance.now() - t0)) * 100,
         loopP99Ms: loop.percentile(99) / 1e6,
         loopMaxMs: loop.max / 1e6,
       });
@@ -241,7 +304,14 @@ async function geminiChild(): Promise<void> {
 
 type GeminiMsg =
   | { type: 'gemini-ready'; baseUrl: string }
-  | { type: 'gemini-report'; sessions: number; loopP99Ms: number; loopMaxMs: number };
+  | {
+      type: 'gemini-report';
+      sessions: number;
+      rampLoop: LoopSummary;
+      cpuPct: number;
+      loopP99Ms: number;
+      loopMaxMs: number;
+    };
 
 function nextFrom<M extends { type: string }, T extends M['type']>(
   proc: ReturnType<typeof fork>,
@@ -296,40 +366,52 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
     // Receipt times at the Plivo side, per call (epoch ms): every playAudio and clearAudio.
     const played = new Map<string, number[]>();
     const cleared = new Map<string, number[]>();
+    // A steady ramp, one call every 1000/rate ms, each placed without waiting for the ones before it. Plivo admits
+    // 10 inbound calls/s per account by default and a pod behind a load balancer sees tens per second, so the
+    // default of 20/s is already a busy pod's share. The earlier ramp (50 calls at once, then wait for all 50
+    // streams) put 50 answers, 50 Gemini connects and 50 lock-stepped greetings into one instant; together with the
+    // calls already up that left the gateway's loop stalled for seconds and stream handshakes timed out.
+    const rampCps = Number(process.env.BENCH_GEMINI_RAMP_CPS ?? 20);
     const rampStart = performance.now();
-    const placed = [];
-    const batch = 50;
-    for (let i = 0; i < calls; i += batch) {
-      const n = Math.min(batch, calls - i);
-      const made = await Promise.all(
-        Array.from({ length: n }, (_, k) =>
-          plivo.placeInboundCall({
+    const driverRampLoop = monitorEventLoopDelay({ resolution: 1 });
+    driverRampLoop.enable();
+    // Per call: from placing it (answer webhook sent) until its stream is up or the call gave up.
+    const setup = new Samples(calls);
+    const pending: Promise<SimulatedCall>[] = [];
+    for (let i = 0; i < calls; i++) {
+      const due = rampStart + (i * 1000) / rampCps;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      const placedAt = performance.now();
+      pending.push(
+        plivo
+          .placeInboundCall({
             answerUrl: `${base}/answer`,
             hangupUrl: `${base}/hangup`,
-            from: `+1415556${String(1000 + ((i + k) % 9000)).padStart(4, '0')}`,
+            from: `+1415556${String(1000 + (i % 9000)).padStart(4, '0')}`,
             to: '+14155550100',
             recordPlayed: false,
             idleMedia: 'silence',
+          })
+          .then((c) => {
+            setup.record((performance.now() - placedAt) * 1000);
+            const p: number[] = [];
+            const cl: number[] = [];
+            played.set(c.callUuid, p);
+            cleared.set(c.callUuid, cl);
+            // Never-matching waiters: a cheap way to timestamp every message of a kind as it arrives.
+            const stamp = (into: number[]) => () => {
+              into.push(epoch());
+              return false;
+            };
+            c.waitForEvent('playAudio', stamp(p), 600_000).catch(() => {});
+            c.waitForEvent('clearAudio', stamp(cl), 600_000).catch(() => {});
+            return c;
           }),
-        ),
       );
-      for (const c of made) {
-        const p: number[] = [];
-        const cl: number[] = [];
-        played.set(c.callUuid, p);
-        cleared.set(c.callUuid, cl);
-        // Never-matching waiters: a cheap way to timestamp every message of a kind as it arrives.
-        const stamp = (into: number[]) => () => {
-          into.push(epoch());
-          return false;
-        };
-        c.waitForEvent('playAudio', stamp(p), 600_000).catch(() => {});
-        c.waitForEvent('clearAudio', stamp(cl), 600_000).catch(() => {});
-      }
-      placed.push(...made);
-      // A steady ramp (about 200 calls/s at most) rather than one burst of connects.
-      await sleep(250);
     }
+    const placed = await Promise.all(pending);
+    driverRampLoop.disable();
     const rampS = (performance.now() - rampStart) / 1000;
     const failed = placed.filter((c) => c.streamId === undefined).length;
     // Let the ramp settle (connects, greetings), then measure only what happens from here on.
@@ -339,6 +421,8 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
     const measureFrom = epoch();
     const driverLoop = monitorEventLoopDelay({ resolution: 1 });
     driverLoop.enable();
+    const driverT0 = performance.now();
+    const driverCpu0 = process.cpuUsage();
     const utterance = (ms: number) => ({
       kind: 'sequence' as const,
       parts: [
@@ -365,6 +449,9 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
     );
     await sleep(500);
     driverLoop.disable();
+    const driverCpu = process.cpuUsage(driverCpu0);
+    // Three processes share the machine's cores: their CPU together says whether the host, not one of them, is full.
+    const driverCpuPct = ((driverCpu.user + driverCpu.system) / 1000 / (performance.now() - driverT0)) * 100;
     const reportP = next('report');
     child.send({ type: 'report' });
     const rep = await reportP;
@@ -392,8 +479,13 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
     }
     const emuErrors = placed.reduce((n, c) => n + c.errors.length, 0);
     const errorKinds = [...new Set(placed.flatMap((c) => c.errors.map((e) => e.slice(0, 60))))].slice(0, 3);
+    const setupS = setup.summary();
     const extra = {
       rampS: Math.round(rampS * 10) / 10,
+      rampCps,
+      streamSetupP50Ms: round(setupS.p50 / 1000),
+      streamSetupP99Ms: round(setupS.p99 / 1000),
+      streamSetupMaxMs: round(setupS.max / 1000),
       failedCalls: failed,
       droppedEarly,
       endReasons: Object.entries(rep.endReasons)
@@ -403,13 +495,23 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
       emulatorErrors: emuErrors,
       emulatorErrorKinds: errorKinds.join(' / ') || 'none',
       gatewayCpuPct: Math.round(rep.cpuPct),
+      plivoEmuCpuPct: Math.round(driverCpuPct),
+      geminiEmuCpuPct: Math.round(gemRep.cpuPct),
+      gatewayRampLoopMaxMs: round(rep.rampLoop.max),
+      plivoEmuRampLoopMaxMs: round(driverRampLoop.max / 1e6),
+      geminiEmuRampLoopMaxMs: round(gemRep.rampLoop.max),
       gatewayLoopP99Ms: round(rep.loop.p99),
       gatewayLoopMaxMs: round(rep.loop.max),
+      gatewayPacerMaxGapMs: round(rep.pacerMaxTickGapMs),
       plivoEmuLoopP99Ms: round(driverLoop.percentile(99) / 1e6),
       plivoEmuLoopMaxMs: round(driverLoop.max / 1e6),
       geminiEmuLoopP99Ms: round(gemRep.loopP99Ms),
       geminiEmuLoopMaxMs: round(gemRep.loopMaxMs),
       unmatchedClears,
+      // Caller frames the emulated Plivo could not hand to a gateway that stopped reading (its ~40 s send buffer
+      // was full) or skipped because it fell behind itself: how far the backlog of uplink media got.
+      plivoMediaDropped: placed.reduce((n, c) => n + c.stats.mediaDropped, 0),
+      plivoMediaSkipped: placed.reduce((n, c) => n + c.stats.mediaSkipped, 0),
       geminiSessions: gemRep.sessions,
     };
     const row = (name: string, s: Summary, more: Record<string, number | string> = {}): BenchRow => ({
@@ -427,6 +529,7 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
       row('interrupted → clearAudio at Plivo (end to end)', clearE2e.summary(), extra),
       row('interrupted → clearAudio handed to uWS (gateway only)', rep.clearProcUs),
       row('Gemini turn audio → first playAudio at Plivo', firstFrame.summary()),
+      row('Gemini turn audio → first playAudio handed to uWS (gateway only)', rep.firstPlayProcUs),
     ];
   } finally {
     await plivo.close();

@@ -144,6 +144,14 @@ export interface SimulatedCall {
   readonly received: ReceivedEvent[];
   /** Protocol violations seen (incorrectPayload, bad JSON, webhook failures…). */
   readonly errors: string[];
+  /** Caller media totals, kept even when recordPlayed is false (load benchmarks read them). */
+  readonly stats: Readonly<{
+    mediaSent: number;
+    /** Frames not sent because the gateway stopped reading (send buffer full). */
+    mediaDropped: number;
+    /** Frames skipped because the emulator itself fell more than a second behind. */
+    mediaSkipped: number;
+  }>;
   readonly played: readonly PlayedChunk[];
   /** Parameters of the hangup callback, once sent. */
   readonly hangupParams: Readonly<Record<string, string>> | undefined;
