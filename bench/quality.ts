@@ -8,6 +8,8 @@ import { analyseDesign } from '../src/audio/design-response.ts';
 import type { AudioBackend } from '../src/audio/types.ts';
 import { round } from './stats.ts';
 import type { BenchRow, BenchSuite } from './types.ts';
+// The same windowed single-bin measurement the tests assert with, so bench and tests cannot disagree.
+import { toneAmplitude } from '../tests/audio/helpers.ts';
 
 const PAIRS: ReadonlyArray<readonly [number, number]> = [
   [8000, 16000],
@@ -17,21 +19,6 @@ const PAIRS: ReadonlyArray<readonly [number, number]> = [
   [16000, 24000],
   [24000, 16000],
 ];
-
-function amplitudeAt(y: Int16Array, rate: number, f: number, from: number, len: number): number {
-  let re = 0;
-  let im = 0;
-  let wsum = 0;
-  const w0 = (2 * Math.PI) / (len - 1);
-  const k = (2 * Math.PI * f) / rate;
-  for (let i = 0; i < len; i++) {
-    const w = 0.35875 - 0.48829 * Math.cos(w0 * i) + 0.14128 * Math.cos(2 * w0 * i) - 0.01168 * Math.cos(3 * w0 * i);
-    re += y[from + i]! * w * Math.cos(k * i);
-    im -= y[from + i]! * w * Math.sin(k * i);
-    wsum += w;
-  }
-  return (2 * Math.hypot(re, im)) / wsum;
-}
 
 function run(b: AudioBackend, inRate: number, outRate: number, f: number, amp: number, seconds: number) {
   const n = Math.round(inRate * seconds);
@@ -51,7 +38,7 @@ function measure(b: AudioBackend, inRate: number, outRate: number, smoke: boolea
   const passStep = q.passbandHz / (smoke ? 6 : 34);
   for (let f = passStep; f <= q.passbandHz + 1e-9; f += passStep) {
     const y = run(b, inRate, outRate, f, 16000, seconds);
-    const g = 20 * Math.log10(amplitudeAt(y, outRate, f, settle, y.length - settle) / 16000);
+    const g = 20 * Math.log10(toneAmplitude(y, outRate, f, settle, y.length - settle) / 16000);
     ripple = Math.max(ripple, Math.abs(g));
   }
   let worst = Number.NEGATIVE_INFINITY;
@@ -65,7 +52,7 @@ function measure(b: AudioBackend, inRate: number, outRate: number, smoke: boolea
       if (g > outRate / 2) g = outRate - g;
       if (g < 20 || g > outRate / 2 - 20 || (Math.abs(g - f) < 1 && f < lowNyq)) continue;
       if (g > q.passbandHz && g < q.stopbandHz) continue;
-      worst = Math.max(worst, 20 * Math.log10(amplitudeAt(y, outRate, g, settle, y.length - settle) / 30000));
+      worst = Math.max(worst, 20 * Math.log10(toneAmplitude(y, outRate, g, settle, y.length - settle) / 30000));
     }
   }
   return { q, measuredRippleDb: ripple, measuredRejectionDb: -worst };
