@@ -9,16 +9,7 @@ import type { AudioBackend } from '../src/audio/types.ts';
 import { round } from './stats.ts';
 import type { BenchRow, BenchSuite } from './types.ts';
 // The same windowed single-bin measurement the tests assert with, so bench and tests cannot disagree.
-import { toneAmplitude } from '../tests/audio/helpers.ts';
-
-const PAIRS: ReadonlyArray<readonly [number, number]> = [
-  [8000, 16000],
-  [24000, 8000],
-  [16000, 8000],
-  [8000, 24000],
-  [16000, 24000],
-  [24000, 16000],
-];
+import { RATE_PAIRS as PAIRS, toneAmplitude } from '../tests/audio/helpers.ts';
 
 function run(b: AudioBackend, inRate: number, outRate: number, f: number, amp: number, seconds: number) {
   const n = Math.round(inRate * seconds);

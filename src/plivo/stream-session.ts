@@ -1,7 +1,14 @@
 // One Plivo audio stream: the protocol state machine (awaiting-start → streaming → closed) and the PhoneLeg the
 // call handler drives. It knows nothing about uWS: bytes leave through a StreamTransport, so unit tests can drive
 // it with a fake socket and the gateway with a real one.
-import type { AudioEngine, DownlinkConverter, PhoneAudioFormat, UplinkConverter } from '../audio/types.ts';
+import {
+  type AudioEngine,
+  type DownlinkConverter,
+  FRAME_MS,
+  GEMINI_OUTPUT_RATE,
+  type PhoneAudioFormat,
+  type UplinkConverter,
+} from '../audio/types.ts';
 import type {
   CallContext,
   CallMediaHandler,
@@ -93,8 +100,7 @@ const AWAITING_START = 0;
 const STREAMING = 1;
 const CLOSED = 2;
 
-const FRAME_MS = 20;
-const SAMPLES_24K_PER_FRAME = 480;
+const SAMPLES_24K_PER_FRAME = (GEMINI_OUTPUT_RATE * FRAME_MS) / 1000;
 /** Largest inbound media payload accepted, in 20 ms frames (Plivo sends one; this bounds per-call memory). */
 const MAX_INBOUND_FRAMES = 10;
 /** Decode target for media that arrives before `start` (dropped, only decoded to classify it). */
