@@ -127,6 +127,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
   private log: Logger;
 
   private state = AWAITING_START;
+  private wasStarted = false;
   private endReason: StreamEndReason | undefined;
   private handler: CallMediaHandler | undefined;
   private uplink: UplinkConverter | undefined;
@@ -186,8 +187,9 @@ export class PlivoStream implements PhoneLeg, Pumpable {
   get format(): PhoneAudioFormat {
     return this._format;
   }
+  /** Plivo's `start` was accepted (stays true after the stream closes). */
   get started(): boolean {
-    return this.state !== AWAITING_START;
+    return this.wasStarted;
   }
   get closed(): boolean {
     return this.state === CLOSED;
@@ -331,6 +333,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     this.ringFrames = Math.min(INITIAL_QUEUE_FRAMES, this.maxFrames);
     this.ring = new Uint8Array(this.ringFrames * this.frameSize);
     this.state = STREAMING;
+    this.wasStarted = true;
     const info: StreamStartInfo = {
       streamId: e.streamId,
       callId: e.callId,
