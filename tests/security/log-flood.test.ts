@@ -79,7 +79,12 @@ describe('D6: rate-limited security logs', () => {
       while (next < N) {
         const i = next++;
         const r = await kinds[i % kinds.length]!();
-        const status = typeof r === 'number' ? r : (await r.arrayBuffer(), r.status);
+        let status: number;
+        if (typeof r === 'number') status = r;
+        else {
+          await r.arrayBuffer();
+          status = r.status;
+        }
         statuses.set(status, (statuses.get(status) ?? 0) + 1);
       }
     };
