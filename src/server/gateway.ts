@@ -1,7 +1,7 @@
 // The gateway's one uWebSockets.js app: Plivo webhooks, the audio-stream WebSocket, health, readiness, metrics,
 // and whatever routes other modules mount (the outbound API). Owns drain and shutdown.
 import { createHash } from 'node:crypto';
-import type { Registry } from 'prom-client';
+import client, { type Registry } from 'prom-client';
 import {
   App,
   type TemplatedApp,
@@ -124,6 +124,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       callTtlS: config.store.recordTtlS,
     });
   await replayGuard.ready();
+  new client.Counter({
+    name: 'gateway_replay_guard_fallbacks_total',
+    help: 'Replay-guard operations answered from this process memory because Redis was unreachable',
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      this.inc(replayGuard.fallbacks);
+    },
+  });
   const securityLog = new SecurityLog({
     logger,
     perMinute: config.server.securityLogPerMin,
