@@ -80,8 +80,10 @@ export function plivoWebhook(
         await handle({ info, params: signed.params, reply });
         if (!reply.done && !reply.aborted) reply.empty(200);
         count(reply.aborted ? 499 : reply.status);
+        // A handler that answered 5xx asks Plivo to retry (rp=5xx): that retry, nonce and all, must be served.
+        if (replayKey !== undefined && reply.status >= 500) void deps.replayGuard.releaseNonce(replayKey);
       })
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         if (err instanceof BodyTooLargeError) {
           reply.text(413, 'body too large');
           count(413);
@@ -91,10 +93,11 @@ export function plivoWebhook(
         } else if (!reply.aborted) {
           deps.logger.error({ err: errorMessage(err), route }, 'webhook handler failed');
           deps.metrics.errors.inc({ kind: 'webhook-handler' });
+          // Our failure, not the request's: a retry of this very request must be served (released before the
+          // 500 goes out, so the retry cannot race it).
+          if (replayKey !== undefined) await deps.replayGuard.releaseNonce(replayKey);
           reply.text(500, 'internal error');
           count(500);
-          // Our failure, not the request's: a retry of this very request must be served.
-          if (replayKey !== undefined) void deps.replayGuard.releaseNonce(replayKey);
         }
       });
   };

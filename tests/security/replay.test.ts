@@ -235,3 +235,25 @@ suite('redis, two replicas', async () => {
     },
   };
 });
+
+describe('a retry of a request we failed', () => {
+  it('is served with the same nonce after our 5xx, and refused once it was served', async () => {
+    const agent = createEchoAgent();
+    let failures = 1;
+    const onCallback = agent.onCallback!.bind(agent);
+    agent.onCallback = (kind, params) => {
+      if (failures-- > 0) throw new Error('store unavailable');
+      return onCallback(kind, params);
+    };
+    const h = await startHarness(agent);
+    try {
+      const req = signedForm(h.base, '/callbacks/ring', { CallUUID: 'retry-1', CallStatus: 'ringing' });
+      expect((await deliver(h.base, req)).status).toBe(500);
+      expect((await deliver(h.base, req)).status).toBe(200);
+      expect((await deliver(h.base, req)).status).toBe(409);
+      expect(agent.callbacks.filter((c) => c.params.CallUUID === 'retry-1')).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
+  });
+});
