@@ -481,8 +481,12 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     this.uplink?.close();
     this.downlink?.close();
     this.count = 0;
+    // The warning was logged once, at the first drop; the total is in gateway_agent_frames_dropped_total.
     if (this.droppedHere > 0) {
-      this.log.warn({ droppedFrames: this.droppedHere, droppedMs: this.droppedHere * FRAME_MS }, 'agent audio dropped');
+      this.log.debug(
+        { droppedFrames: this.droppedHere, droppedMs: this.droppedHere * FRAME_MS },
+        'agent audio dropped',
+      );
     }
     if (wasStreaming && this.handler) this.deliver(() => this.handler!.onStreamEnd(reason));
     this.onEndCb?.(this, reason);
