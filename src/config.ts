@@ -36,6 +36,7 @@ export const envSchema = z.object({
   SERVER_PORT: int(8000, 0, 65535),
   PUBLIC_URL: z.url({ message: 'must be the public https:// URL Plivo reaches this gateway at' }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SECURITY_LOG_PER_MIN: int(20, 1, 100_000),
   MAX_CALLS: int(5000, 1, 1_000_000),
   DRAIN_TIMEOUT_S: int(300, 0, 86_400),
   MAX_WS_MESSAGE_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
@@ -58,6 +59,7 @@ export const envSchema = z.object({
   PLIVO_CPS: num(2, 0.1, 1000),
   STREAM_TOKEN_SECRET: optionalString,
   STREAM_TOKEN_TTL_S: int(300, 5, 86_400),
+  WEBHOOK_NONCE_TTL_S: int(6 * 3600, 60, 7 * 86_400),
 
   // Gemini
   GEMINI_API_KEY: optionalString,
@@ -116,6 +118,8 @@ export interface Config {
     /** Public base URL without a trailing slash, e.g. https://voice.example.com */
     publicUrl: string;
     logLevel: Env['LOG_LEVEL'];
+    /** Warnings about refused unauthenticated requests, per reason per minute (the rest are counted). */
+    securityLogPerMin: number;
     maxCalls: number;
     drainTimeoutS: number;
     maxWsMessageBytes: number;
@@ -138,6 +142,8 @@ export interface Config {
     cps: number;
     streamTokenSecret: string;
     streamTokenTtlS: number;
+    /** How long a verified webhook's nonce is remembered (replays within it are refused). */
+    nonceTtlS: number;
   };
   gemini: {
     apiKey: string | undefined;
@@ -194,6 +200,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       port: e.SERVER_PORT,
       publicUrl: e.PUBLIC_URL.replace(/\/+$/, ''),
       logLevel: e.LOG_LEVEL,
+      securityLogPerMin: e.SECURITY_LOG_PER_MIN,
       maxCalls: e.MAX_CALLS,
       drainTimeoutS: e.DRAIN_TIMEOUT_S,
       maxWsMessageBytes: e.MAX_WS_MESSAGE_BYTES,
@@ -213,6 +220,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       // Separate secret recommended; falling back to the auth token keeps single-secret setups working.
       streamTokenSecret: e.STREAM_TOKEN_SECRET ?? e.PLIVO_AUTH_TOKEN,
       streamTokenTtlS: e.STREAM_TOKEN_TTL_S,
+      nonceTtlS: e.WEBHOOK_NONCE_TTL_S,
     },
     gemini: {
       apiKey: e.GEMINI_API_KEY,

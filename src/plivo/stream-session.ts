@@ -127,6 +127,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
   private log: Logger;
 
   private state = AWAITING_START;
+  private wasStarted = false;
   private endReason: StreamEndReason | undefined;
   private handler: CallMediaHandler | undefined;
   private uplink: UplinkConverter | undefined;
@@ -156,8 +157,16 @@ export class PlivoStream implements PhoneLeg, Pumpable {
    */
   private pushedSamples = 0;
   private pushBase = 0;
-  /** Checkpoints sent and not yet confirmed, name → frame position. */
+  /**
+   * Checkpoints sent and not yet confirmed, name → frames actually sent to Plivo when the checkpoint went out.
+   * Counted in sent frames, not queue positions: frames dropped on overflow never reached Plivo, and counting them
+   * as still ahead of the caller pushed playEnd tens of seconds out and silenced the call (issue 15 D5).
+   */
   private readonly awaiting = new Map<string, number>();
+  /** Frames handed to the socket (not dropped by the queue or by the socket). */
+  private sentTotal = 0;
+  /** Agent frames this call dropped on queue overflow (logged once per call, and in total at the end). */
+  private droppedHere = 0;
   /** performance.now() at which everything sent so far will have been played (real-time estimate). */
   private playEnd = 0;
   private stallSince = 0;
@@ -186,8 +195,9 @@ export class PlivoStream implements PhoneLeg, Pumpable {
   get format(): PhoneAudioFormat {
     return this._format;
   }
+  /** Plivo's `start` was accepted (stays true after the stream closes). */
   get started(): boolean {
-    return this.state !== AWAITING_START;
+    return this.wasStarted;
   }
   get closed(): boolean {
     return this.state === CLOSED;
@@ -259,12 +269,12 @@ export class PlivoStream implements PhoneLeg, Pumpable {
           this.reject('media-before-start');
           return;
         }
-        const at = this.awaiting.get(e.name);
+        const sentAt = this.awaiting.get(e.name);
         // Unknown names are stale acks (a checkpoint cancelled by clearAudio): ignore them.
-        if (at === undefined) return;
+        if (sentAt === undefined) return;
         this.awaiting.delete(e.name);
-        // Plivo has played up to frame `at`; everything sent after it is still ahead of the caller.
-        const behind = (this.dequeuedTotal - at) * FRAME_MS;
+        // Plivo has played everything sent before the checkpoint; what was sent after it is still ahead.
+        const behind = (this.sentTotal - sentAt) * FRAME_MS;
         const now = this.pacer.now();
         if (now + behind > this.playEnd) this.playEnd = now + behind;
         this.deliver(() => this.handler!.onPlayed(e.name));
@@ -331,6 +341,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     this.ringFrames = Math.min(INITIAL_QUEUE_FRAMES, this.maxFrames);
     this.ring = new Uint8Array(this.ringFrames * this.frameSize);
     this.state = STREAMING;
+    this.wasStarted = true;
     const info: StreamStartInfo = {
       streamId: e.streamId,
       callId: e.callId,
@@ -470,6 +481,13 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     this.uplink?.close();
     this.downlink?.close();
     this.count = 0;
+    // The warning was logged once, at the first drop; the total is in gateway_agent_frames_dropped_total.
+    if (this.droppedHere > 0) {
+      this.log.debug(
+        { droppedFrames: this.droppedHere, droppedMs: this.droppedHere * FRAME_MS },
+        'agent audio dropped',
+      );
+    }
     if (wasStreaming && this.handler) this.deliver(() => this.handler!.onStreamEnd(reason));
     this.onEndCb?.(this, reason);
   }
@@ -488,6 +506,8 @@ export class PlivoStream implements PhoneLeg, Pumpable {
       if (!this.dropEpisode) {
         this.dropEpisode = true;
         this.stats.backpressureEvent('drop-oldest');
+      }
+      if (this.droppedHere++ === 0) {
         this.log.warn({ queuedMs: this.count * FRAME_MS }, 'agent audio queue full; dropping oldest audio');
       }
     }
@@ -540,6 +560,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
         this.stats.error('send-dropped');
       } else {
         this.stats.framesOut++;
+        this.sentTotal++;
       }
       this.playEnd = Math.max(this.playEnd, now) + FRAME_MS;
       if (this.markers.length > 0) this.sendDueMarkers();
@@ -554,7 +575,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
   private sendDueMarkers(): void {
     while (this.markers.length > 0 && this.markers[0]!.at <= this.dequeuedTotal) {
       const m = this.markers.shift()!;
-      this.awaiting.set(m.name, m.at);
+      this.awaiting.set(m.name, this.sentTotal);
       this.transport.send(checkpointMessage(this._streamId, m.name));
     }
   }

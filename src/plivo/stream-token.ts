@@ -1,12 +1,23 @@
-// The stream URL carries a short-lived signed token in its PATH (some proxies drop query strings): it binds the
-// stream to one call and carries that call's CallContext, so any replica can serve any stream with no shared
-// state or sticky sessions. Format: "v1.<base64url(JSON claims)>.<base64url(HMAC-SHA256(secret, 'v1.' + body))>".
-// Short JSON keys keep the URL well under Plivo's 2048-character limit.
-import { createHmac, timingSafeEqual } from 'node:crypto';
+// The stream URL carries a short-lived token in its PATH (some proxies drop query strings): it binds the stream to
+// one call and carries that call's CallContext, so any replica can open it without a store lookup before the
+// upgrade. Format: "v2.<base64url(iv)>.<base64url(AES-256-GCM(claims JSON) ‖ tag)>".
+//
+// Why encrypted claims (AEAD) rather than an id into server-side state (issue 15): the context holds customer
+// variables (names, balances…) and numbers, and URL paths end up in proxy and load-balancer logs, so v1's signed
+// but readable claims leaked them. Encrypting keeps the token self-contained: no context in Redis, no read on the
+// upgrade path, and streams keep working across replicas even when Redis blips (single use is enforced separately,
+// by the replay guard). The key is derived from STREAM_TOKEN_SECRET with HKDF-SHA256 (distinct salt/info per use),
+// the 96-bit IV is random per token, and the version is authenticated as additional data. v1 tokens are refused
+// (wrong-version): they live ≤ STREAM_TOKEN_TTL_S, so only streams answered in the minutes before a deploy are
+// affected. Short JSON keys keep the URL well under Plivo's 2048-character limit.
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { CallContext } from '../calls/types.ts';
 import { GatewayError } from '../errors.ts';
 
-const VERSION = 'v1';
+const VERSION = 'v2';
+const AAD = Buffer.from(VERSION, 'utf8');
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
 /** Plivo accepts WebSocket URLs up to 2048 characters; the rest of the URL needs some room. */
 export const MAX_TOKEN_LENGTH = 1800;
 
@@ -39,28 +50,52 @@ export class StreamTokenError extends GatewayError {
   }
 }
 
-function mac(secret: string, signed: string): Buffer {
-  return createHmac('sha256', secret).update(signed, 'utf8').digest();
+/** One derived key per secret (a process has one or two secrets; HKDF per token would cost ~10 µs each). */
+const keys = new Map<string, Buffer>();
+function keyFor(secret: string): Buffer {
+  let key = keys.get(secret);
+  if (key === undefined) {
+    key = Buffer.from(hkdfSync('sha256', secret, 'gemini-plivo-gateway/stream-token', 'v2 aes-256-gcm', 32));
+    if (keys.size > 16) keys.clear();
+    keys.set(secret, key);
+  }
+  return key;
 }
 
-function sign(secret: string, claims: Claims): string {
-  const body = Buffer.from(JSON.stringify(claims), 'utf8').toString('base64url');
-  const signed = `${VERSION}.${body}`;
-  return `${signed}.${mac(secret, signed).toString('base64url')}`;
+function seal(secret: string, claims: Claims): string {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv('aes-256-gcm', keyFor(secret), iv);
+  cipher.setAAD(AAD);
+  const sealed = Buffer.concat([cipher.update(JSON.stringify(claims), 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return `${VERSION}.${iv.toString('base64url')}.${sealed.toString('base64url')}`;
 }
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
 
 function open(secret: string, token: string, kind: Claims['k'], nowMs: number): Claims {
   const parts = token.split('.');
   if (parts.length !== 3) throw new StreamTokenError('malformed');
-  const [version, body, sig] = parts as [string, string, string];
+  const [version, ivText, sealedText] = parts as [string, string, string];
   if (version !== VERSION) throw new StreamTokenError('wrong-version');
-  if (!/^[A-Za-z0-9_-]+$/.test(body) || !/^[A-Za-z0-9_-]+$/.test(sig)) throw new StreamTokenError('malformed');
-  const expected = mac(secret, `${version}.${body}`);
-  const got = Buffer.from(sig, 'base64url');
-  if (got.length !== expected.length || !timingSafeEqual(got, expected)) throw new StreamTokenError('bad-signature');
+  if (!B64URL.test(ivText) || !B64URL.test(sealedText)) throw new StreamTokenError('malformed');
+  const iv = Buffer.from(ivText, 'base64url');
+  const sealed = Buffer.from(sealedText, 'base64url');
+  if (iv.length !== IV_BYTES || sealed.length <= TAG_BYTES) throw new StreamTokenError('malformed');
+  let plain: string;
+  try {
+    const decipher = createDecipheriv('aes-256-gcm', keyFor(secret), iv, { authTagLength: TAG_BYTES });
+    decipher.setAAD(AAD);
+    decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
+    plain = Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES)), decipher.final()]).toString(
+      'utf8',
+    );
+  } catch {
+    // Altered, truncated, or sealed under another key: authentication failed.
+    throw new StreamTokenError('bad-signature');
+  }
   let claims: Claims;
   try {
-    claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Claims;
+    claims = JSON.parse(plain) as Claims;
   } catch {
     throw new StreamTokenError('malformed');
   }
@@ -93,7 +128,7 @@ export function mintStreamToken(ctx: CallContext, o: TokenOptions): string {
   if (ctx.openingReason !== undefined) claims.r = ctx.openingReason;
   if (ctx.objective !== undefined) claims.ob = ctx.objective;
   if (ctx.variables !== undefined && Object.keys(ctx.variables).length > 0) claims.va = ctx.variables;
-  const token = sign(o.secret, claims);
+  const token = seal(o.secret, claims);
   if (token.length > MAX_TOKEN_LENGTH) {
     throw new GatewayError('GW_ERR_INVALID_ARGUMENT', 'call context too large for the stream URL', {
       callId: ctx.callId,
@@ -124,7 +159,7 @@ export function verifyStreamToken(token: string, secret: string, nowMs = Date.no
 
 /** Token for the transfer XML URL: only our server can mint a URL that dials out. */
 export function mintTransferToken(callId: string, target: string, o: TokenOptions): string {
-  return sign(o.secret, {
+  return seal(o.secret, {
     k: 't',
     c: callId,
     d: 'i',

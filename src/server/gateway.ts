@@ -1,6 +1,7 @@
 // The gateway's one uWebSockets.js app: Plivo webhooks, the audio-stream WebSocket, health, readiness, metrics,
 // and whatever routes other modules mount (the outbound API). Owns drain and shutdown.
-import type { Registry } from 'prom-client';
+import { createHash } from 'node:crypto';
+import client, { type Registry } from 'prom-client';
 import {
   App,
   type TemplatedApp,
@@ -16,10 +17,12 @@ import { childLogger, type Logger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
 import { EdgeStats } from '../plivo/edge-stats.ts';
 import { Pacer } from '../plivo/pacer.ts';
-import { formPairs, verifyV3 } from '../plivo/signature.ts';
+import { type SignedParams, signatureBaseString, verifyV3 } from '../plivo/signature.ts';
 import { DEFAULT_LIMITS, type PlivoStream, type StreamLimits } from '../plivo/stream-session.ts';
+import { createReplayGuard, type ReplayGuard } from '../store/replay-guard.ts';
 import { type RequestInfo, Reply } from './http.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
+import { SecurityLog } from './security-log.ts';
 import { mountStreamRoute } from './stream-route.ts';
 import { mountPlivoWebhooks } from './webhooks.ts';
 
@@ -35,10 +38,15 @@ export interface GatewayDeps {
   /** Public base URL (no trailing slash); known once the gateway listens (tests listen on port 0). */
   publicUrl(): string;
   /**
-   * Checks X-Plivo-Signature-V3 for a request whose body has been read: URL rebuilt from the public URL, body
-   * parameters from the form. Counts and logs failures. Always true when PLIVO_VERIFY_SIGNATURES=false.
+   * Checks X-Plivo-Signature-V3 over the public URL and the body parameters exactly as they will be read
+   * (src/server/webhook-body.ts). Counts and logs failures. `replayKey` identifies what was signed (nonce + signed
+   * string) for the replay guard; absent when PLIVO_VERIFY_SIGNATURES=false (then every request passes).
    */
-  verifyPlivoSignature(info: RequestInfo, body: Buffer, route: string): boolean;
+  verifyPlivoSignature(info: RequestInfo, bodyParams: SignedParams, route: string): { ok: boolean; replayKey?: string };
+  /** Nonces, per-call answer/stream state: shared across replicas when STATE_STORE=redis. */
+  replayGuard: ReplayGuard;
+  /** Rate-limited warnings about refused unauthenticated requests (counted in /metrics by reason). */
+  securityLog: SecurityLog;
   isDraining(): boolean;
   /** At MAX_CALLS: new calls are refused. */
   isFull(): boolean;
@@ -69,6 +77,8 @@ export interface GatewayOptions {
   sampleEvery?: number;
   /** Node default metrics (default true). */
   defaultMetrics?: boolean;
+  /** Replay state (default: built from config.store, memory or Redis; closed with the gateway). */
+  replayGuard?: ReplayGuard;
 }
 
 export interface Gateway {
@@ -105,6 +115,30 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let draining = false;
   let closed = false;
   let drainPromise: Promise<void> | undefined;
+  const replayGuard =
+    opts.replayGuard ??
+    createReplayGuard({
+      kind: config.store.kind,
+      redisUrl: config.store.redisUrl,
+      nonceTtlS: config.plivo.nonceTtlS,
+      callTtlS: config.store.recordTtlS,
+    });
+  await replayGuard.ready();
+  new client.Counter({
+    name: 'gateway_replay_guard_fallbacks_total',
+    help: 'Replay-guard operations answered from this process memory because Redis was unreachable',
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      this.inc(replayGuard.fallbacks);
+    },
+  });
+  const securityLog = new SecurityLog({
+    logger,
+    perMinute: config.server.securityLogPerMin,
+    refused: metrics.securityRefused,
+    suppressed: metrics.securityLogSuppressed,
+  });
 
   if (!config.plivo.verifySignatures) {
     logger.warn(
@@ -121,27 +155,34 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     audio,
     plivoApi: opts.plivoApi,
     publicUrl: () => publicUrl,
-    verifyPlivoSignature(info, body, route) {
-      if (!config.plivo.verifySignatures) return true;
+    verifyPlivoSignature(info, bodyParams, route) {
+      if (!config.plivo.verifySignatures) return { ok: true };
       const url = publicUrl + info.path + (info.query === '' ? '' : `?${info.query}`);
-      const type = info.headers['content-type'] ?? '';
-      const bodyParams = info.method === 'POST' && !type.includes('json') ? formPairs(body.toString('utf8')) : [];
+      const nonce = info.headers['x-plivo-signature-v3-nonce'];
       const check = (header: string) =>
         verifyV3({
           authToken: config.plivo.authToken,
           method: info.method,
           url,
-          nonce: info.headers['x-plivo-signature-v3-nonce'],
+          nonce,
           signatures: info.headers[header],
           bodyParams,
         });
       // The "Ma" header is signed with the main account's token; ours is that token when not a subaccount.
       const result = check('x-plivo-signature-v3');
-      if (result.ok || check('x-plivo-signature-ma-v3').ok) return true;
+      if (result.ok || check('x-plivo-signature-ma-v3').ok) {
+        // Bound to what was signed, not to the header text: a replay cannot dodge it by adding a signature to
+        // the comma-separated list, and two different signed requests never share a key.
+        const signed = signatureBaseString(info.method === 'GET' ? 'GET' : 'POST', url, bodyParams);
+        const replayKey = createHash('sha256').update(`${nonce}\n${signed}`).digest('base64url');
+        return { ok: true, replayKey };
+      }
       metrics.errors.inc({ kind: `signature-${result.reason}` });
-      logger.warn({ route, reason: result.reason }, 'Plivo webhook signature rejected');
-      return false;
+      securityLog.warn(`signature-${result.reason}`, { route }, 'Plivo webhook signature rejected');
+      return { ok: false };
     },
+    replayGuard,
+    securityLog,
     isDraining: () => draining,
     isFull: () => Math.max(safeActiveCalls(router), stats.activeStreams) >= config.server.maxCalls,
     streamFormat: opts.streamFormat ?? { encoding: 'mulaw', sampleRate: 8000 },
@@ -226,6 +267,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       pacer.stop();
       us_listen_socket_close(listenSocket);
       app.close();
+      securityLog.close();
+      if (!opts.replayGuard) await replayGuard.close();
       logger.info('gateway closed');
     },
   };

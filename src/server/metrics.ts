@@ -8,6 +8,10 @@ export interface GatewayMetrics {
   registry: client.Registry;
   webhookRequests: client.Counter<'route' | 'status'>;
   errors: client.Counter<'kind'>;
+  /** Refused unauthenticated or replayed requests, by reason (every one, logged or not). */
+  securityRefused: client.Counter<'reason'>;
+  /** Security warnings held back by the log rate limit, by reason. */
+  securityLogSuppressed: client.Counter<'reason'>;
   frameUs: client.Histogram<'direction'>;
 }
 
@@ -115,5 +119,17 @@ export function createGatewayMetrics(o: {
     registers: [registry],
   });
   stats.addObserver((direction, us) => frameUs.observe({ direction }, us));
-  return { registry, webhookRequests, errors, frameUs };
+  const securityRefused = new client.Counter({
+    name: 'gateway_security_refused_total',
+    help: 'Requests refused as unauthenticated, malformed before authentication, or replayed, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const securityLogSuppressed = new client.Counter({
+    name: 'gateway_security_log_suppressed_total',
+    help: 'Security warnings not written because of the log rate limit (SECURITY_LOG_PER_MIN), by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  return { registry, webhookRequests, errors, securityRefused, securityLogSuppressed, frameUs };
 }

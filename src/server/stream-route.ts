@@ -1,5 +1,8 @@
 // The Plivo audio-stream WebSocket: `/stream/<token>`. The upgrade is refused (never opened) without a valid
-// token; after that each socket is a PlivoStream driven by uWS callbacks.
+// token, for a call whose stream was already served (409: a token serves one stream once, across replicas through
+// the replay guard) or for a call that has ended (410). After that each socket is a PlivoStream driven by uWS
+// callbacks. A socket that closes before Plivo's `start` gives the stream back, since Plivo retries a failed
+// connect ("attempt twice before disconnecting the stream").
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { CallContext } from '../calls/types.ts';
 import { errorMessage } from '../errors.ts';
@@ -54,9 +57,14 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
       const url = req.getUrl();
       const nonce = req.getHeader('x-plivo-signature-v3-nonce');
       const signature = req.getHeader('x-plivo-signature-v3');
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
       const refuse = (status: number, kind: string) => {
         deps.metrics.errors.inc({ kind });
         deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: String(status) });
+        if (aborted) return;
         res.cork(() => {
           res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/plain').end(kind, true);
         });
@@ -66,13 +74,21 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         ctx = verifyStreamToken(token, config.plivo.streamTokenSecret);
       } catch (err) {
         const reason = err instanceof StreamTokenError ? err.reason : 'malformed';
-        deps.logger.warn({ reason, err: errorMessage(err) }, 'stream upgrade refused: bad token');
+        deps.securityLog.warn(
+          `stream-token-${reason}`,
+          { err: errorMessage(err) },
+          'stream upgrade refused: bad token',
+        );
         refuse(reason === 'malformed' || token === '' ? 401 : 403, `stream-token-${reason}`);
         return;
       }
       if (byCall.has(ctx.callId)) {
-        // A token is good for its TTL; a second live socket for the same call is a replay, not Plivo.
-        deps.logger.warn({ callId: ctx.callId }, 'stream upgrade refused: call already has a stream');
+        // A second live socket for the same call is a replay, not Plivo (one stream per call).
+        deps.securityLog.warn(
+          'stream-duplicate',
+          { callId: ctx.callId },
+          'stream upgrade refused: call already has a stream',
+        );
         refuse(409, 'stream-duplicate');
         return;
       }
@@ -96,8 +112,43 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
           deps.logger.warn({ callId: ctx.callId }, 'stream upgrade signature did not verify (token accepted)');
         }
       }
-      deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: '101' });
-      res.upgrade<StreamSocketData>({ ctx, stream: undefined, closed: false }, key, protocol, extensions, context);
+      const callId = ctx.callId;
+      deps.replayGuard
+        .claimStream(callId)
+        .then((claim) => {
+          if (claim === 'used') {
+            deps.securityLog.warn(
+              'stream-replayed',
+              { callId },
+              'stream upgrade refused: token already served a stream',
+            );
+            refuse(409, 'stream-replayed');
+            return;
+          }
+          if (claim === 'ended') {
+            deps.securityLog.warn('stream-after-end', { callId }, 'stream upgrade refused: the call has ended');
+            refuse(410, 'stream-call-ended');
+            return;
+          }
+          if (aborted) {
+            void deps.replayGuard.releaseStream(callId);
+            return;
+          }
+          deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: '101' });
+          res.cork(() => {
+            res.upgrade<StreamSocketData>(
+              { ctx, stream: undefined, closed: false },
+              key,
+              protocol,
+              extensions,
+              context,
+            );
+          });
+        })
+        .catch((err: unknown) => {
+          deps.logger.error({ callId, err: errorMessage(err) }, 'stream upgrade failed');
+          refuse(500, 'stream-upgrade-error');
+        });
     },
 
     open: (ws) => {
@@ -112,6 +163,8 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         stats: o.stats,
         limits: o.limits,
         onEnd: (s) => {
+          // Never started: Plivo may retry the connect with the same URL.
+          if (!s.started) void deps.replayGuard.releaseStream(s.callId);
           o.streams.delete(s);
           if (byCall.get(s.callId) === s) byCall.delete(s.callId);
           o.stats.activeStreams--;

@@ -1,5 +1,15 @@
 // Plivo's HTTP webhooks: answer (returns the <Stream> XML), hangup, the other callbacks, and the transfer XML.
-// Every one is checked with X-Plivo-Signature-V3 before its parameters are even parsed.
+// Every one is read exactly as it was signed (webhook-body.ts), checked with X-Plivo-Signature-V3, and refused as a
+// replay if what it signed was already served (issue 15 D1, D2).
+//
+// Replays and Plivo's retries. Plivo retries a webhook only when it got no 2xx (by default on connection failure
+// and read timeout, rc=1; 4xx/5xx only when the URL asks with rp=…; all within tt ≤ 55 s: plivo.com/docs/voice/
+// concepts/callback-configurations). Its docs do not say whether a retry carries a fresh nonce, so neither case is
+// assumed: a retry with a fresh nonce passes the nonce check and meets idempotent handlers (/answer returns the
+// same stream URL per CallUUID; hangup and status callbacks apply idempotent updates); a retry with the same nonce
+// is served if our first answer was a 5xx (the nonce is released then), and refused (409) only if we already served
+// it with a 2xx/4xx, i.e. it changes nothing Plivo is waiting for. A nonce is claimed before the handler runs, so
+// two concurrent deliveries of one request cannot both run.
 import type { TemplatedApp } from 'uWebSockets.js';
 import type { CallContext } from '../calls/types.ts';
 import { errorMessage } from '../errors.ts';
@@ -9,7 +19,8 @@ import { TRANSFER_PATH } from '../plivo/transfer.ts';
 import { baseContext, parseAnswer, parseHangup, WebhookParamsError } from '../plivo/webhook-params.ts';
 import { dialXml, rejectXml, streamXml } from '../plivo/xml.ts';
 import type { GatewayDeps } from './gateway.ts';
-import { BodyTooLargeError, parseForm, type RequestInfo, Reply, readBody, requestInfo } from './http.ts';
+import { BodyTooLargeError, type RequestInfo, Reply, readBody, requestInfo } from './http.ts';
+import { readSignedWebhook, WebhookBodyError } from './webhook-body.ts';
 
 const MAX_WEBHOOK_BODY = 64 * 1024;
 
@@ -20,8 +31,9 @@ export interface WebhookRequest {
 }
 
 /**
- * Mounts a Plivo webhook: reads the body, verifies the signature (403 on failure), merges query and form
- * parameters, then runs `handle`. Errors become 400 (bad parameters) or 500, and every reply is counted.
+ * Mounts a Plivo webhook: reads the body, parses it as it was signed (415/400 if it cannot be), verifies the
+ * signature (403), refuses a replay (409), then runs `handle`. Errors become 400 (bad parameters) or 500, and every
+ * reply is counted.
  */
 export function plivoWebhook(
   app: TemplatedApp,
@@ -36,19 +48,42 @@ export function plivoWebhook(
     const info = requestInfo(req);
     const count = (status: number) => deps.metrics.webhookRequests.inc({ route, status: String(status) });
     const body = info.method === 'POST' ? readBody(reply, MAX_WEBHOOK_BODY) : Promise.resolve(Buffer.alloc(0));
+    let replayKey: string | undefined;
     body
       .then(async (buf) => {
-        if (!deps.verifyPlivoSignature(info, buf, route)) {
+        let signed: ReturnType<typeof readSignedWebhook>;
+        try {
+          signed = readSignedWebhook(info, buf);
+        } catch (err) {
+          if (!(err instanceof WebhookBodyError)) throw err;
+          deps.securityLog.warn(`webhook-${err.reason}`, { route }, 'Plivo webhook refused: body cannot be verified');
+          reply.text(err.status, err.message);
+          count(err.status);
+          return;
+        }
+        const verified = deps.verifyPlivoSignature(info, signed.bodyPairs, route);
+        if (!verified.ok) {
           reply.text(403, 'invalid signature');
           count(403);
           return;
         }
-        const params = { ...parseForm(info.query), ...parseForm(buf.toString('utf8')) };
-        await handle({ info, params, reply });
+        if (verified.replayKey !== undefined) {
+          if (!(await deps.replayGuard.claimNonce(verified.replayKey))) {
+            deps.metrics.errors.inc({ kind: 'webhook-replay' });
+            deps.securityLog.warn('webhook-replay', { route }, 'Plivo webhook refused: replayed nonce');
+            reply.text(409, 'replayed request');
+            count(409);
+            return;
+          }
+          replayKey = verified.replayKey;
+        }
+        await handle({ info, params: signed.params, reply });
         if (!reply.done && !reply.aborted) reply.empty(200);
         count(reply.aborted ? 499 : reply.status);
+        // A handler that answered 5xx asks Plivo to retry (rp=5xx): that retry, nonce and all, must be served.
+        if (replayKey !== undefined && reply.status >= 500) void deps.replayGuard.releaseNonce(replayKey);
       })
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         if (err instanceof BodyTooLargeError) {
           reply.text(413, 'body too large');
           count(413);
@@ -58,6 +93,9 @@ export function plivoWebhook(
         } else if (!reply.aborted) {
           deps.logger.error({ err: errorMessage(err), route }, 'webhook handler failed');
           deps.metrics.errors.inc({ kind: 'webhook-handler' });
+          // Our failure, not the request's: a retry of this very request must be served (released before the
+          // 500 goes out, so the retry cannot race it).
+          if (replayKey !== undefined) await deps.replayGuard.releaseNonce(replayKey);
           reply.text(500, 'internal error');
           count(500);
         }
@@ -77,8 +115,26 @@ export function mountPlivoWebhooks(app: TemplatedApp, deps: GatewayDeps): void {
       reply.xml(200, rejectXml('busy'));
       return;
     }
-    const ctx = await deps.router.onAnswer(info, baseContext(info));
-    const token = mintTokenOrMinimal(deps, ctx);
+    // Idempotent per CallUUID: a second delivery (Plivo's retry) gets the stream URL the first one got, without
+    // running the router again; an ended call gets nothing.
+    const prior = await deps.replayGuard.answerState(info.callId);
+    let token: string;
+    if (prior.kind === 'ended') {
+      refuseEnded(deps, info.callId, reply);
+      return;
+    }
+    if (prior.kind === 'answered') {
+      token = prior.token;
+      log.info('answer webhook delivered again; same stream URL');
+    } else {
+      const ctx = await deps.router.onAnswer(info, baseContext(info));
+      const stored = await deps.replayGuard.answerOnce(info.callId, mintTokenOrMinimal(deps, ctx));
+      if (stored === 'ended') {
+        refuseEnded(deps, info.callId, reply);
+        return;
+      }
+      token = stored.token;
+    }
     const publicUrl = deps.publicUrl();
     const xml = streamXml({
       url: `${publicUrl.replace(/^http/, 'ws')}/stream/${token}`,
@@ -89,8 +145,10 @@ export function mountPlivoWebhooks(app: TemplatedApp, deps: GatewayDeps): void {
     reply.xml(200, xml);
   });
 
-  plivoWebhook(app, deps, ['post', 'get'], '/hangup', 'hangup', ({ params, reply }) => {
+  plivoWebhook(app, deps, ['post', 'get'], '/hangup', 'hangup', async ({ params, reply }) => {
     const info = parseHangup(params);
+    // Before the 200: from here on no answer and no stream is served for this call.
+    await deps.replayGuard.markEnded(info.callId);
     // Plivo only needs a 2xx; the router's work (records, cleanup) must not hold the request open.
     reply.empty(200);
     Promise.resolve()
@@ -120,13 +178,20 @@ export function mountPlivoWebhooks(app: TemplatedApp, deps: GatewayDeps): void {
       target = verifyTransferToken(token, deps.config.plivo.streamTokenSecret);
     } catch (err) {
       deps.metrics.errors.inc({ kind: 'transfer-token' });
-      deps.logger.warn({ err: errorMessage(err) }, 'transfer XML requested with a bad token');
+      const reason = err instanceof StreamTokenError ? err.reason : 'malformed';
+      deps.securityLog.warn(`transfer-token-${reason}`, {}, 'transfer XML requested with a bad token');
       reply.text(403, 'invalid token');
       return;
     }
     callLogger(target.callId).info('transfer XML served');
     reply.xml(200, dialXml(target.target, deps.config.plivo.phoneNumber));
   });
+}
+
+function refuseEnded(deps: GatewayDeps, callId: string, reply: Reply): void {
+  deps.metrics.errors.inc({ kind: 'answer-after-end' });
+  callLogger(callId).warn('answer webhook for a call that has ended; refused');
+  reply.text(409, 'call has ended');
 }
 
 /**

@@ -40,7 +40,7 @@ describe('inbound call through the gateway', () => {
       '<Stream bidirectional="true" keepCallAlive="true" contentType="audio/x-mulaw;rate=8000"',
     );
     expect(call.answerXml).toContain(`statusCallbackUrl="${h.base}/callbacks/stream-status"`);
-    expect(call.streamUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/stream\/v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(call.streamUrl).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/stream\/v2\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
     const ac = await agent.waitForCall(call.callUuid);
     expect(ac.ctx).toMatchObject({
       callId: call.callUuid,

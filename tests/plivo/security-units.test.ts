@@ -73,7 +73,16 @@ describe('stream token', () => {
 
   it('round-trips the call context and is URL-path safe', () => {
     const t = mintStreamToken(ctx, o);
-    expect(t).toMatch(/^v1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
+    expect(t).toMatch(/^v2\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+$/);
+    // Claims are encrypted: nothing of the context is readable in the URL (issue 15).
+    const decoded = t
+      .split('.')
+      .map((p) => Buffer.from(p, 'base64url').toString('latin1'))
+      .join(' ');
+    for (const secretValue of ['Ada', 'Lovelace', '4155550', 'book a slot', 'callback', 'c0ffee']) {
+      expect(decoded).not.toContain(secretValue);
+    }
+    expect(mintStreamToken(ctx, o)).not.toBe(t); // fresh IV per token
     expect(verifyStreamToken(t, 's3cret')).toEqual(ctx);
     expect(
       verifyStreamToken(mintStreamToken({ callId: 'x', direction: 'inbound', from: 'a', to: 'b' }, o), 's3cret'),
@@ -96,17 +105,24 @@ describe('stream token', () => {
       }
       return 'accepted';
     };
-    const [v, body, sig] = t.split('.') as [string, string, string];
-    const forged = Buffer.from(
-      JSON.stringify({ ...JSON.parse(Buffer.from(body, 'base64url').toString()), c: 'other' }),
-    ).toString('base64url');
-    expect(reason(() => verifyStreamToken(`${v}.${forged}.${sig}`, 's3cret'))).toBe('bad-signature');
+    const [v, iv, sealed] = t.split('.') as [string, string, string];
+    const other = mintStreamToken({ ...ctx, callId: 'other' }, o).split('.');
+    // Another token's ciphertext under this IV, or its IV with this ciphertext: authentication fails.
+    expect(reason(() => verifyStreamToken(`${v}.${iv}.${other[2]}`, 's3cret'))).toBe('bad-signature');
+    expect(reason(() => verifyStreamToken(`${v}.${other[1]}.${sealed}`, 's3cret'))).toBe('bad-signature');
+    const flipped = Buffer.from(sealed, 'base64url');
+    flipped[3]! ^= 1;
+    expect(reason(() => verifyStreamToken(`${v}.${iv}.${flipped.toString('base64url')}`, 's3cret'))).toBe(
+      'bad-signature',
+    );
     expect(reason(() => verifyStreamToken(`${t.slice(0, -2)}AA`, 's3cret'))).toBe('bad-signature');
     expect(reason(() => verifyStreamToken(t, 'other-secret'))).toBe('bad-signature');
-    expect(reason(() => verifyStreamToken(`v2.${body}.${sig}`, 's3cret'))).toBe('wrong-version');
+    expect(reason(() => verifyStreamToken(`v1.${iv}.${sealed}`, 's3cret'))).toBe('wrong-version');
     expect(reason(() => verifyStreamToken('', 's3cret'))).toBe('malformed');
-    expect(reason(() => verifyStreamToken(`${v}.${body}`, 's3cret'))).toBe('malformed');
-    expect(reason(() => verifyStreamToken(`${v}.a+b.${sig}`, 's3cret'))).toBe('malformed');
+    expect(reason(() => verifyStreamToken(`${v}.${iv}`, 's3cret'))).toBe('malformed');
+    expect(reason(() => verifyStreamToken(`${v}.a+b.${sealed}`, 's3cret'))).toBe('malformed');
+    expect(reason(() => verifyStreamToken(`${v}.${iv.slice(0, 8)}.${sealed}`, 's3cret'))).toBe('malformed');
+    expect(reason(() => verifyStreamToken(`${v}.${iv}.AAAA`, 's3cret'))).toBe('malformed');
     const old = mintStreamToken(ctx, { ...o, nowMs: Date.now() - 120_000 });
     expect(reason(() => verifyStreamToken(old, 's3cret'))).toBe('expired');
     const transfer = mintTransferToken('c1', '+14155550111', o);

@@ -115,13 +115,13 @@ describe('webhook signatures', () => {
 describe('stream token', () => {
   it('refuses an upgrade whose token is missing, altered, foreign, expired or of another kind', async () => {
     const good = mintStreamToken(ctx('tok-call-1'), { secret: secret(), ttlS: 60 });
-    const [v, body, sig] = good.split('.') as [string, string, string];
+    const [v, iv] = good.split('.') as [string, string, string];
     const other = mintStreamToken(ctx('tok-call-9'), { secret: secret(), ttlS: 60 });
     const cases: Array<[string, number[]]> = [
       ['', [401, 404]],
       ['garbage', [401]],
-      [`${v}.${body}`, [401]],
-      [`${v}.${other.split('.')[1]}.${sig}`, [403]], // another call's claims under this signature
+      [`${v}.${iv}`, [401]],
+      [`${v}.${iv}.${other.split('.')[2]}`, [403]], // another call's sealed claims under this IV
       [`${good.slice(0, -3)}AAA`, [403]],
       [mintStreamToken(ctx('tok-call-1'), { secret: 'not-our-secret', ttlS: 60 }), [403]],
       [mintStreamToken(ctx('tok-call-1'), { secret: secret(), ttlS: 60, nowMs: Date.now() - 3_600_000 }), [403]],
@@ -185,7 +185,7 @@ describe('transfer XML', () => {
     expect(call.transferXml).toContain('<Dial callerId="+14155550100"><Number>+14155550111</Number></Dial>');
     // Signed by Plivo but with a token we did not mint: refused.
     const nonce = '9';
-    const url = `${h.base}/transfer-xml/v1.e30.AAAA`;
+    const url = `${h.base}/transfer-xml/v2.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
     const res = await fetch(url, {
       headers: { 'x-plivo-signature-v3': signV3(AUTH_TOKEN, 'GET', url, nonce), 'x-plivo-signature-v3-nonce': nonce },
     });
