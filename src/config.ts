@@ -36,6 +36,8 @@ export const envSchema = z.object({
   SERVER_PORT: int(8000, 0, 65535),
   PUBLIC_URL: z.url({ message: 'must be the public https:// URL Plivo reaches this gateway at' }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  // Read by src/log.ts itself (the logger exists before the config); validated here so a typo is reported.
+  LOG_PRETTY: bool(false),
   MAX_CALLS: int(5000, 1, 1_000_000),
   DRAIN_TIMEOUT_S: int(300, 0, 86_400),
   MAX_WS_MESSAGE_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
