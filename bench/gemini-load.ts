@@ -15,6 +15,7 @@ import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { SimulatedCall } from '../src/emulators/plivo/types.ts';
+import { childStdio } from './report.ts';
 import type { BenchRow, BenchSuite } from './types.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -338,7 +339,7 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
   const pino = await import('pino');
   log.setRootLogger(pino.default({ level: 'silent' }));
   // Three processes on two cores: the emulators would starve each other in one event loop at 1,000 calls.
-  const geminiProc = fork(SELF, ['--gemini-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const geminiProc = fork(SELF, ['--gemini-child'], { stdio: childStdio() });
   const gemini = await nextFrom<GeminiMsg, 'gemini-ready'>(geminiProc, 'gemini-ready');
   const plivo = await startPlivoEmulator({
     authId: 'MAEMULATOR0000000000',
@@ -346,7 +347,7 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
     recordPlayed: false,
   });
   const child = fork(SELF, ['--gateway-child'], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    stdio: childStdio(),
     env: { ...process.env, BENCH_GEMINI_URL: gemini.baseUrl, BENCH_PLIVO_URL: plivo.restBaseUrl },
   });
   const next = <T extends ChildMsg['type']>(type: T) =>
@@ -525,8 +526,23 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
       p999Us: round(s.p999),
       extra: { samples: s.count, maxUs: round(s.max), ...more },
     });
+    // A run with failed or dropped calls, a stalled gateway loop, or emulators (the load generators) that fell
+    // behind measures the harness, not the gateway: it is marked invalid and fails the bench.
+    const problems = [
+      failed > 0 ? `${failed} failed call setups` : '',
+      droppedEarly > 0 ? `${droppedEarly} calls dropped early` : '',
+      rep.fatal > 0 ? `${rep.fatal} fatal Gemini sessions` : '',
+      Math.max(rep.rampLoop.max, rep.loop.max) > LOOP_STALL_MS
+        ? `gateway event loop stalled ${Math.round(Math.max(rep.rampLoop.max, rep.loop.max))} ms`
+        : '',
+      extra.plivoMediaSkipped > 0 ? `Plivo emulator fell behind (${extra.plivoMediaSkipped} frames skipped)` : '',
+      extra.plivoEmuLoopP99Ms > GENERATOR_LOOP_P99_MS || extra.geminiEmuLoopP99Ms > GENERATOR_LOOP_P99_MS
+        ? `load generator loop p99 ${Math.max(extra.plivoEmuLoopP99Ms, extra.geminiEmuLoopP99Ms)} ms`
+        : '',
+    ].filter(Boolean);
+    const invalid = problems.length > 0 ? problems.join('; ') : undefined;
     return [
-      row('interrupted → clearAudio at Plivo (end to end)', clearE2e.summary(), extra),
+      { ...row('interrupted → clearAudio at Plivo (end to end)', clearE2e.summary(), extra), invalid },
       row('interrupted → clearAudio handed to uWS (gateway only)', rep.clearProcUs),
       row('Gemini turn audio → first playAudio at Plivo', firstFrame.summary()),
       row('Gemini turn audio → first playAudio handed to uWS (gateway only)', rep.firstPlayProcUs),
@@ -544,8 +560,14 @@ function round(v: number): number {
   return Number.isFinite(v) ? Math.round(v * 10) / 10 : Number.NaN;
 }
 
+/** A gateway event-loop delay beyond this is a stall, not a latency figure. */
+const LOOP_STALL_MS = 1000;
+/** An emulator whose own loop p99 exceeds this cannot deliver frames on time: the load generator fell behind. */
+const GENERATOR_LOOP_P99_MS = 50;
+
 export const geminiLoadSuite: BenchSuite = {
   name: 'gemini-load',
+  columns: ['failedCalls', 'gatewayCpuPct', 'gatewayLoopP99Ms', 'gatewayPacerMaxGapMs'],
   async run({ smoke }) {
     const plan = smoke ? [20] : (process.env.BENCH_GEMINI_CALLS ?? '100,1000').split(',').map(Number);
     const rows: BenchRow[] = [];

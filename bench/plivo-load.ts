@@ -10,6 +10,7 @@
 import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { childStdio } from './report.ts';
 import type { BenchRow, BenchSuite } from './types.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -154,7 +155,7 @@ async function runLoad(calls: number, measureS: number): Promise<BenchRow[]> {
   const { startPlivoEmulator } = await import('../src/emulators/plivo/index.ts');
   // PLIVO_LOAD_CHILD_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the gateway process.
   const execArgv = (process.env.PLIVO_LOAD_CHILD_ARGS ?? '').split(' ').filter(Boolean);
-  const child = fork(SELF, ['--gateway-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+  const child = fork(SELF, ['--gateway-child'], { stdio: childStdio(), execArgv });
   const next = <T extends ChildMsg['type']>(type: T) =>
     new Promise<Extract<ChildMsg, { type: T }>>((resolve, reject) => {
       const onMsg = (m: ChildMsg) => {
@@ -237,8 +238,19 @@ async function runLoad(calls: number, measureS: number): Promise<BenchRow[]> {
       p999Us: round(s.p999),
       extra: { samples: s.count, maxUs: round(s.max), ...more },
     });
+    // Figures of a run where calls failed or the emulator (the load generator) fell behind describe the harness.
+    const expectedFrames = calls * 50 * rep.seconds;
+    const problems = [
+      failed > 0 ? `${failed} failed call setups` : '',
+      emulatorSkipped > 0 ? `load generator fell behind (${emulatorSkipped} frames skipped)` : '',
+      rep.framesIn < 0.999 * expectedFrames
+        ? `${Math.round(rep.framesIn)} of ${Math.round(expectedFrames)} frames in`
+        : '',
+      extra.streamErrors > 0 ? `${extra.streamErrors} stream errors` : '',
+    ].filter(Boolean);
+    const invalid = problems.length > 0 ? problems.join('; ') : undefined;
     return [
-      row('uplink: media message → audio delivered to handler', rep.delivered, extra),
+      { ...row('uplink: media message → audio delivered to handler', rep.delivered, extra), invalid },
       row('uplink + echo handler (whole message callback)', rep.uplink),
       row('downlink: playAgentAudio(20 ms) → playAudio out', rep.downlink),
       row('send: one playAudio to uWS', rep.send),
@@ -313,6 +325,15 @@ async function pacingComparison(): Promise<BenchRow[]> {
 
 export const plivoLoadSuite: BenchSuite = {
   name: 'plivo-load',
+  columns: [
+    'cpuPct',
+    'framesInPerS',
+    'framesOutPerS',
+    'failedCalls',
+    'maxPacerTickGapMs',
+    'bufferedAtPlivoMs',
+    'clearRoundTripMs',
+  ],
   async run({ smoke }) {
     // PLIVO_LOAD_CALLS=N runs only N calls (experiments).
     const only = Number(process.env.PLIVO_LOAD_CALLS ?? '');

@@ -233,6 +233,7 @@ function cases(smoke: boolean): LoadCase[] {
 
 export const poolSuite: BenchSuite = {
   name: 'audio execution: inline vs pool (20 ms ticks, μ-law both ways)',
+  columns: ['main CPU net µs/call·s', 'total CPU µs/call·s', 'lost frames', 'kept up'],
   async run({ smoke }) {
     // Smoke: 100 calls for ~1 s. Full: 1 s warm-up, 5 s measured per case.
     const ticks = smoke ? 40 : 250;

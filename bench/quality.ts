@@ -51,6 +51,7 @@ function measure(b: AudioBackend, inRate: number, outRate: number, smoke: boolea
 
 export const qualitySuite: BenchSuite = {
   name: 'quality',
+  columns: ['taps', 'measuredRippleDb', 'measuredRejectionDb', 'delayMs'],
   async run({ smoke }) {
     const { backend } = loadAudioBackend('auto');
     const rows: BenchRow[] = [];

@@ -1,5 +1,6 @@
 // Output side of the benchmark: machine description, one markdown table per suite, and the JSON record under
 // bench/results/.
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import type { BenchRow } from './types.ts';
@@ -20,11 +21,13 @@ export interface MachineInfo {
 
 export interface SuiteOutcome {
   key: string;
-  status: 'ok' | 'missing' | 'failed';
+  status: 'ok' | 'failed';
   name?: string;
   rows: BenchRow[];
   error?: string;
   seconds?: number;
+  /** The suite's printed `extra` columns. */
+  columns?: readonly string[];
 }
 
 export interface BenchResults {
@@ -81,14 +84,18 @@ export function machineMarkdown(m: MachineInfo): string {
 const fmt = (v: number | string | undefined): string => {
   if (v === undefined) return '';
   if (typeof v === 'string') return v;
-  if (!Number.isFinite(v)) return String(v);
+  // NaN or ±Infinity come from an empty sample set (nothing measured): a dash, not a number that looks like one.
+  if (!Number.isFinite(v)) return '—';
   if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
   if (Math.abs(v) >= 100) return String(Math.round(v));
   return String(Number(v.toPrecision(3)));
 };
 
-/** One markdown table; columns nobody filled are left out, `extra` keys become columns in first-seen order. */
-export function rowsMarkdown(rows: readonly BenchRow[]): string {
+/**
+ * One narrow markdown table: the fixed columns somebody filled, then the suite's chosen `extra` columns (all other
+ * extras stay in the JSON), then `valid` when any row of the run was invalid.
+ */
+export function rowsMarkdown(rows: readonly BenchRow[], columns: readonly string[] = []): string {
   if (rows.length === 0) return '_no rows_';
   const fixed: [string, (r: BenchRow) => number | string | undefined][] = [
     ['name', (r) => r.name],
@@ -100,15 +107,21 @@ export function rowsMarkdown(rows: readonly BenchRow[]): string {
     ['p99.9 µs', (r) => r.p999Us],
     ['frames/s/core', (r) => r.framesPerSecPerCore],
   ];
-  const extraKeys: string[] = [];
-  for (const r of rows) for (const k of Object.keys(r.extra ?? {})) if (!extraKeys.includes(k)) extraKeys.push(k);
   const cols = fixed.filter(([, get]) => rows.some((r) => get(r) !== undefined));
-  for (const k of extraKeys) cols.push([k, (r) => r.extra?.[k]]);
+  for (const k of columns) if (rows.some((r) => r.extra?.[k] !== undefined)) cols.push([k, (r) => r.extra?.[k]]);
+  if (rows.some((r) => r.invalid !== undefined)) cols.push(['valid', (r) => (r.invalid === undefined ? 'yes' : 'NO')]);
   const esc = (s: string) => s.replace(/\|/g, '\\|');
   const head = `| ${cols.map(([h]) => esc(h)).join(' | ')} |`;
-  const sep = `|${cols.map(([h], i) => (i === 0 || h === 'backend' || h === 'execution' ? '---' : '---:')).join('|')}|`;
+  const sep = `|${cols.map(([h], i) => (i === 0 || h === 'backend' || h === 'execution' || h === 'valid' ? '---' : '---:')).join('|')}|`;
   const body = rows.map((r) => `| ${cols.map(([, get]) => esc(fmt(get(r)))).join(' | ')} |`);
   return [head, sep, ...body].join('\n');
+}
+
+/** Every invalid row of the run, as `suite: row name: reason` lines. */
+export function invalidRows(results: BenchResults): string[] {
+  return results.suites.flatMap((s) =>
+    s.rows.filter((r) => r.invalid !== undefined).map((r) => `${s.name ?? s.key}: ${r.name}: ${r.invalid}`),
+  );
 }
 
 export function resultsMarkdown(results: BenchResults): string {
@@ -121,9 +134,9 @@ export function resultsMarkdown(results: BenchResults): string {
   ];
   for (const s of results.suites) {
     parts.push('', `## ${s.name ?? s.key}`);
-    if (s.status === 'missing') parts.push('', `_skipped: ${s.error}_`);
-    else if (s.status === 'failed') parts.push('', `**failed:** ${s.error}`);
-    else parts.push('', rowsMarkdown(s.rows), '', `_${s.seconds?.toFixed(1)} s_`);
+    if (s.status === 'failed') parts.push('', `**failed:** ${s.error}`);
+    else parts.push('', rowsMarkdown(s.rows, s.columns), '', `_${s.seconds?.toFixed(1)} s_`);
+    for (const r of s.rows) if (r.invalid !== undefined) parts.push(`- **invalid:** ${r.name}: ${r.invalid}`);
   }
   return parts.join('\n');
 }
@@ -137,4 +150,27 @@ export async function writeResults(results: BenchResults, dir: URL): Promise<str
   await writeFile(file, json);
   await writeFile(new URL('latest.json', dir), json);
   return file.pathname;
+}
+
+// Logs of the processes a suite starts go to one file beside the results, never between the tables on stdout.
+let logFd: number | undefined;
+
+export function openBenchLog(path: string): void {
+  logFd = openSync(path, 'a');
+}
+
+export function closeBenchLog(): void {
+  if (logFd !== undefined) closeSync(logFd);
+  logFd = undefined;
+}
+
+/** stdio for a forked gateway or emulator process: its output to the bench log when run.ts opened one. */
+export function childStdio(): ['ignore', number | 'inherit', number | 'inherit', 'ipc'] {
+  const out = logFd ?? 'inherit';
+  return ['ignore', out, out, 'ipc'];
+}
+
+/** The bench process's own gateway/emulator logs: into the bench log (pino destination) when there is one. */
+export function benchLogFd(): number | undefined {
+  return logFd;
 }

@@ -1,30 +1,43 @@
-// `npm run bench [-- --smoke] [-- --only pool,dsp]`: runs every benchmark suite that exists, prints a markdown
-// table per suite and writes bench/results/<timestamp>.json (+ latest.json). A suite module that is missing is
-// reported and skipped; a suite that throws is reported and makes the exit code non-zero.
-import { existsSync } from 'node:fs';
+// `npm run bench [-- --smoke] [-- --only pool,dsp]`: runs the benchmark suites, prints one narrow markdown table per
+// suite (the figures a reader needs; everything else is in bench/results/<timestamp>.json, + latest.json), and
+// sends the logs of everything it starts to bench/results/<timestamp>.log. A suite that throws, or a row marked
+// invalid (failed setups, a load generator that fell behind, loop stalls), makes the exit code non-zero.
+import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { setRootLogger } from '../src/log.ts';
 import {
   type BenchResults,
+  benchLogFd,
+  closeBenchLog,
+  invalidRows,
   machineInfo,
   machineNote,
+  openBenchLog,
   resultsMarkdown,
   type SuiteOutcome,
   writeResults,
 } from './report.ts';
+import { dspSuite } from './dsp.ts';
+import { geminiLoadSuite } from './gemini-load.ts';
+import { plivoLoadSuite } from './plivo-load.ts';
+import { poolSuite } from './pool.ts';
+import { qualitySuite } from './quality.ts';
 import type { BenchSuite } from './types.ts';
 
-const SUITES: readonly { key: string; file: string; exportName: string }[] = [
-  { key: 'dsp', file: './dsp.ts', exportName: 'dspSuite' },
-  { key: 'quality', file: './quality.ts', exportName: 'qualitySuite' },
-  { key: 'pool', file: './pool.ts', exportName: 'poolSuite' },
-  { key: 'plivo-load', file: './plivo-load.ts', exportName: 'plivoLoadSuite' },
-  { key: 'gemini-load', file: './gemini-load.ts', exportName: 'geminiLoadSuite' },
+const SUITES: readonly { key: string; suite: BenchSuite }[] = [
+  { key: 'dsp', suite: dspSuite },
+  { key: 'quality', suite: qualitySuite },
+  { key: 'pool', suite: poolSuite },
+  { key: 'plivo-load', suite: plivoLoadSuite },
+  { key: 'gemini-load', suite: geminiLoadSuite },
 ];
 
-const USAGE = `usage: node bench/run.ts [--smoke] [--only <suite>[,<suite>…]] [--out <dir>]
+const USAGE = `usage: node bench/run.ts [--smoke] [--only <suite>[,<suite>…]] [--out <dir>] [--allow-invalid]
   suites: ${SUITES.map((s) => s.key).join(', ')}
-  --smoke   fast version for CI (also BENCH_SMOKE=1)
-  --out     results directory (default bench/results)`;
+  --smoke          fast version for CI (also BENCH_SMOKE=1)
+  --out            results directory (default bench/results)
+  --allow-invalid  exit 0 even when a row is invalid (failed setups, generator behind, loop stalls)`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -32,6 +45,7 @@ async function main(): Promise<number> {
       smoke: { type: 'boolean', default: false },
       only: { type: 'string', multiple: true },
       out: { type: 'string' },
+      'allow-invalid': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -52,9 +66,19 @@ async function main(): Promise<number> {
   }
   const selected = only.length === 0 ? SUITES : SUITES.filter((s) => only.includes(s.key));
 
+  const dir =
+    values.out !== undefined ? new URL(`file://${pathResolve(values.out)}/`) : new URL('./results/', import.meta.url);
+  await mkdir(dir, { recursive: true });
+  const startedAt = new Date().toISOString();
+  const logPath = new URL(`${startedAt.replace(/:/g, '-')}.log`, dir).pathname;
+  openBenchLog(logPath);
+  setRootLogger(
+    pino({ level: process.env.LOG_LEVEL ?? 'info' }, pino.destination({ fd: benchLogFd() ?? 1, sync: true })),
+  );
+
   const machine = await machineInfo();
   const results: BenchResults = {
-    startedAt: new Date().toISOString(),
+    startedAt,
     smoke,
     machine,
     note: machineNote(machine),
@@ -67,42 +91,37 @@ async function main(): Promise<number> {
     const outcome = await runOne(entry, smoke);
     results.suites.push(outcome);
     const label = outcome.name ?? entry.key;
-    if (outcome.status === 'missing') console.log(`- ${label}: skipped (${outcome.error})`);
-    else if (outcome.status === 'failed') console.log(`- ${label}: FAILED: ${outcome.error}`);
+    if (outcome.status === 'failed') console.log(`- ${label}: FAILED: ${outcome.error}`);
     else console.log(`- ${label}: ${outcome.rows.length} rows in ${outcome.seconds?.toFixed(1)} s`);
   }
 
   console.log(`\n${resultsMarkdown(results)}\n`);
-  const dir =
-    values.out !== undefined ? new URL(`file://${pathResolve(values.out)}/`) : new URL('./results/', import.meta.url);
   const file = await writeResults(results, dir);
-  console.log(`results: ${file}`);
+  closeBenchLog();
+  console.log(`results: ${file}\nlogs: ${logPath}`);
+  const invalid = invalidRows(results);
+  if (invalid.length > 0) {
+    console.log(
+      `\nINVALID RUN: ${invalid.length} row(s) describe the harness, not the gateway:\n${invalid.map((l) => `  - ${l}`).join('\n')}`,
+    );
+    if (!values['allow-invalid']) return 1;
+  }
   return results.suites.some((s) => s.status === 'failed') ? 1 : 0;
 }
 
 async function runOne(entry: (typeof SUITES)[number], smoke: boolean): Promise<SuiteOutcome> {
-  const url = new URL(entry.file, import.meta.url);
-  if (!existsSync(url))
-    return { key: entry.key, status: 'missing', rows: [], error: `bench/${entry.file.slice(2)} not found` };
-  let suite: BenchSuite | undefined;
-  try {
-    const mod = (await import(url.href)) as Record<string, unknown>;
-    suite = mod[entry.exportName] as BenchSuite | undefined;
-  } catch (err) {
-    return { key: entry.key, status: 'failed', rows: [], error: `import failed: ${describe(err)}` };
-  }
-  if (suite === undefined || typeof suite.run !== 'function') {
-    return {
-      key: entry.key,
-      status: 'missing',
-      rows: [],
-      error: `bench/${entry.file.slice(2)} exports no ${entry.exportName}`,
-    };
-  }
+  const { suite } = entry;
   const started = performance.now();
   try {
     const rows = await suite.run({ smoke });
-    return { key: entry.key, name: suite.name, status: 'ok', rows, seconds: (performance.now() - started) / 1000 };
+    return {
+      key: entry.key,
+      name: suite.name,
+      status: 'ok',
+      rows,
+      seconds: (performance.now() - started) / 1000,
+      columns: suite.columns,
+    };
   } catch (err) {
     return {
       key: entry.key,

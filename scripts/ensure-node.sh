@@ -5,14 +5,14 @@
 # PATH change in your shell, or run it to install and print the PATH line.
 # Why not nvm or the official tarballs: they download from nodejs.org, which is not reachable here.
 set -u
-NODE_WANTED_MAJOR=22
 NODE_PKG_VERSION="${NODE_PKG_VERSION:-22.23.3}"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/gemini-plivo-gateway"
 node_home="$cache_root/node-v$NODE_PKG_VERSION"
 
-current_major() { node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# 1 when the Node on PATH is new enough (>= 22.18: type stripping without a flag, Map.groupBy), else 0.
+node_ok() { node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.stdout.write(a>22||(a===22&&b>=18)?"1":"0")' 2>/dev/null || echo 0; }
 
-if [ "$(current_major)" -lt "$NODE_WANTED_MAJOR" ]; then
+if [ "$(node_ok)" != 1 ]; then
   if [ ! -x "$node_home/bin/node" ]; then
     echo "ensure-node: system Node is $(node -v 2>/dev/null || echo absent); installing Node $NODE_PKG_VERSION into $node_home" >&2
     tmp=$(mktemp -d)
@@ -25,6 +25,11 @@ if [ "$(current_major)" -lt "$NODE_WANTED_MAJOR" ]; then
   fi
   export PATH="$node_home/bin:$PATH"
 fi
+profile_line="export PATH=\"$(dirname "$(command -v node)"):\$PATH\"  # node $(node -v), from scripts/ensure-node.sh"
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-  echo "export PATH=\"$(dirname "$(command -v node)"):\$PATH\"  # node $(node -v)"
+  # Run (not sourced): the PATH change cannot reach the caller's shell, so print the line to use.
+  echo "$profile_line"
+elif [ "${ENSURE_NODE_QUIET:-}" != 1 ] && [ "$(command -v node)" = "$node_home/bin/node" ]; then
+  echo "ensure-node: using Node $(node -v) for this shell. To keep it in new shells, add to ~/.bashrc (or your profile):" >&2
+  echo "  $profile_line" >&2
 fi

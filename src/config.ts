@@ -37,6 +37,8 @@ export const envSchema = z.object({
   PUBLIC_URL: z.url({ message: 'must be the public https:// URL Plivo reaches this gateway at' }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SECURITY_LOG_PER_MIN: int(20, 1, 100_000),
+  // Read by src/log.ts itself (the logger exists before the config); validated here so a typo is reported.
+  LOG_PRETTY: bool(false),
   MAX_CALLS: int(5000, 1, 1_000_000),
   DRAIN_TIMEOUT_S: int(300, 0, 86_400),
   MAX_WS_MESSAGE_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
@@ -106,7 +108,26 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   if (env.STATE_STORE === 'redis' && !set('REDIS_URL')) {
     problems.push('REDIS_URL: is required with STATE_STORE=redis (not set)');
   }
+  const insecure = insecurePublicUrl(env.PUBLIC_URL);
+  if (insecure !== undefined) problems.push(`PUBLIC_URL: ${insecure}`);
   return problems;
+}
+
+/**
+ * Plivo fetches webhooks and opens the stream over the public internet: anything but https/wss would carry the
+ * call's audio and signed tokens in clear. Plain http is allowed only for a loopback host (emulators, the demo).
+ */
+function insecurePublicUrl(raw: string | undefined): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(raw ?? '');
+  } catch {
+    return undefined; // the schema reports the malformed URL
+  }
+  if (url.protocol === 'https:') return undefined;
+  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname);
+  if (url.protocol === 'http:' && loopback) return undefined;
+  return `must be an https:// URL (got ${url.protocol}//${url.host}); plain http is accepted only for a loopback host, for local emulators`;
 }
 
 type Env = z.output<typeof envSchema>;

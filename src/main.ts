@@ -11,7 +11,9 @@ import { createCallSide } from './app.ts';
 import { startGateway } from './server/gateway.ts';
 
 async function main(): Promise<void> {
-  dotenv.config({ quiet: true });
+  // ENV_FILE names another file (or /dev/null, as `npm run dev` does, so a developer's real .env stays out of a
+  // local stack); values already in the environment always win.
+  dotenv.config({ quiet: true, path: process.env.ENV_FILE ?? '.env' });
   let config: Config;
   try {
     config = loadConfig();

@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import { callLogger, childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
 import type { CallbackRequest, CallRecord, CallStatus, CallStore } from '../store/types.ts';
-import { builtinTools } from '../tools/index.ts';
+import { toolsFor } from '../tools/index.ts';
 import { ToolRegistry } from '../tools/registry.ts';
 import type { ToolDefinition } from '../tools/types.ts';
 import type { CallTiming, LatencyProbe, SessionFactory } from './call.ts';
@@ -60,7 +60,7 @@ export class CallManager implements CallRouter {
 
   constructor(opts: CallManagerOptions) {
     this.#opts = opts;
-    this.#tools = new ToolRegistry(opts.tools ?? builtinTools, opts.config.tools.timeoutMs);
+    this.#tools = new ToolRegistry(opts.tools ?? toolsFor(opts.config), opts.config.tools.timeoutMs);
     this.#timing = { ...DEFAULT_TIMING, ...opts.timing };
     // Fail at start, not on the first call, if a prompt or the bundled audio is missing.
     buildSystemPrompt({ callId: 'startup-check', direction: 'inbound', from: '', to: '' }, this.#promptOpts());

@@ -16,9 +16,17 @@ export const builtinTools: readonly ToolDefinition<unknown>[] = [
   endCall,
 ] as ToolDefinition<unknown>[];
 
+/**
+ * The built-in tools this configuration can serve: `transfer_call` only when TRANSFER_NUMBER is set, so the model is
+ * never offered a transfer that can only fail.
+ */
+export function toolsFor(config: Config): readonly ToolDefinition<unknown>[] {
+  return config.tools.transferNumber ? builtinTools : builtinTools.filter((t) => t !== transferCall);
+}
+
 export function createToolRegistry(
   config: Config,
-  tools: readonly ToolDefinition<unknown>[] = builtinTools,
+  tools: readonly ToolDefinition<unknown>[] = toolsFor(config),
 ): ToolRegistry {
   return new ToolRegistry(tools, config.tools.timeoutMs);
 }

@@ -16,8 +16,15 @@ const echo = defineTool({
 });
 
 describe('ToolRegistry', () => {
+  it('offers transfer_call only when TRANSFER_NUMBER is set', () => {
+    const names = (env: Record<string, string>) => createToolRegistry(toolContext({ env }).config).names();
+    expect(names({})).not.toContain('transfer_call');
+    expect(names({})).toHaveLength(4);
+    expect(names({ TRANSFER_NUMBER: '+14155550199' })).toContain('transfer_call');
+  });
+
   it('declares every builtin tool with a JSON Schema object and a description', () => {
-    const { config } = toolContext();
+    const { config } = toolContext({ env: { TRANSFER_NUMBER: '+14155550199' } });
     const reg = createToolRegistry(config);
     const decls = reg.declarations();
     expect(decls.map((d) => d.name)).toEqual([
