@@ -3,7 +3,7 @@
 // phone sends 20 ms frames (the normal case); only oversized chunks are split through subarray views.
 import { GatewayError, InvalidStateError } from '../errors.ts';
 import type { Config } from '../config.ts';
-import { type AudioBackendPreference, loadAudioBackend } from './backend.ts';
+import { loadAudioBackend } from './backend.ts';
 import type {
   AudioBackend,
   AudioEngine,
@@ -15,6 +15,7 @@ import type {
   UplinkKernel,
 } from './types.ts';
 import { FRAME_MS, GEMINI_INPUT_RATE, GEMINI_OUTPUT_RATE } from './types.ts';
+import { createPoolEngine } from './pool/index.ts';
 import { assertInt16, assertUint8 } from './validate.ts';
 
 /** PCM16 samples in one 20 ms Gemini input frame (16 kHz). */
@@ -243,14 +244,6 @@ export function createInlineEngine(backend: AudioBackend): AudioEngine {
   };
 }
 
-/** What src/audio/pool/index.ts exports (written separately); typed here so this file compiles without it. */
-interface PoolModule {
-  createPoolEngine(opts: {
-    backendPreference: AudioBackendPreference;
-    threads: number;
-  }): Promise<AudioEngine | { engine: AudioEngine; warning?: string }> | AudioEngine;
-}
-
 /**
  * The engine configured by AUDIO_EXECUTION / AUDIO_BACKEND / AUDIO_POOL_THREADS. `warning` is the backend
  * fallback message, to be logged once by the caller.
@@ -267,20 +260,6 @@ export async function createAudioEngine(config: Config['audio']): Promise<{ engi
       `audio execution must be inline or pool (got ${config.execution})`,
     );
   }
-  const specifier = './pool/index.ts';
-  let mod: PoolModule;
-  try {
-    mod = (await import(specifier)) as PoolModule;
-  } catch (err) {
-    throw new GatewayError(
-      'GW_ERR_AUDIO',
-      `AUDIO_EXECUTION=pool needs src/audio/pool/index.ts, which could not be loaded; use AUDIO_EXECUTION=inline`,
-      { cause: err },
-    );
-  }
-  if (typeof mod.createPoolEngine !== 'function') {
-    throw new GatewayError('GW_ERR_AUDIO', 'src/audio/pool/index.ts does not export createPoolEngine()');
-  }
-  const made = await mod.createPoolEngine({ backendPreference: config.backend, threads: config.poolThreads });
-  return 'engine' in made ? made : { engine: made };
+  const engine = await createPoolEngine({ backendPreference: config.backend, threads: config.poolThreads });
+  return engine.warning === undefined ? { engine } : { engine, warning: engine.warning };
 }

@@ -22,8 +22,14 @@ export function orderSourceFor(config: Config): OrderSource {
 
 const args = z
   .object({
-    order_id: z.string().trim().min(1).max(64).optional(),
-    email: z.email().max(254).optional(),
+    order_id: z
+      .string()
+      .trim()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('Order number as the caller said it, e.g. "ORD-1001".'),
+    email: z.email().max(254).optional().describe('Email address the order was placed with.'),
   })
   .refine((a) => a.order_id !== undefined || a.email !== undefined, {
     message: 'give order_id or email',
@@ -34,13 +40,6 @@ export const checkOrderStatus = defineTool({
   description:
     "Look up an order's status, items, delivery estimate and tracking by order number or by the email address " +
     'the order was placed with. Ask the caller for one of them first; spell back what you heard if unsure.',
-  parameters: {
-    type: 'object',
-    properties: {
-      order_id: { type: 'string', description: 'Order number as the caller said it, e.g. "ORD-1001".' },
-      email: { type: 'string', description: 'Email address the order was placed with.' },
-    },
-  },
   args,
   async handler(a, ctx) {
     const source = orderSourceFor(ctx.config);

@@ -7,16 +7,14 @@ export const endCall = defineTool({
   description:
     'End the call when the conversation is finished or the caller wants to hang up. Say a short goodbye; the ' +
     'line is closed after your goodbye has been heard.',
-  parameters: {
-    type: 'object',
-    properties: {
-      reason: {
-        type: 'string',
-        description: 'Why the call ends, e.g. "resolved", "caller request", "not interested".',
-      },
-    },
-  },
-  args: z.object({ reason: z.string().trim().max(200).optional() }),
+  args: z.object({
+    reason: z
+      .string()
+      .trim()
+      .max(200)
+      .optional()
+      .describe('Why the call ends, e.g. "resolved", "caller request", "not interested".'),
+  }),
   timeoutMs: 2000,
   async handler(a, ctx) {
     ctx.control.endAfterGoodbye(a.reason ?? 'agent ended the call');

@@ -4,6 +4,7 @@
 import type { z } from 'zod';
 import { GatewayError, errorMessage } from '../errors.ts';
 import type { ToolCallRequest, ToolDeclaration } from '../gemini/types.ts';
+import { parametersFromZod } from './json-schema.ts';
 import type { ToolContext, ToolDefinition, ToolResult } from './types.ts';
 import { ToolFailure } from './types.ts';
 
@@ -17,14 +18,18 @@ export interface ToolOutcome {
   durationMs: number;
 }
 
-/** Typed helper so a tool's handler receives its schema's parsed output type. */
+/**
+ * Typed helper so a tool's handler receives its schema's parsed output type. The JSON Schema declared to Gemini is
+ * derived from `args` (field descriptions via zod's `.describe()`), so what the model is told and what is checked
+ * are one definition.
+ */
 export function defineTool<S extends z.ZodType>(
-  def: Omit<ToolDefinition<z.output<S>>, 'args' | 'handler'> & {
+  def: Omit<ToolDefinition<z.output<S>>, 'args' | 'handler' | 'parameters'> & {
     args: S;
     handler(args: z.output<S>, ctx: ToolContext): Promise<ToolResult>;
   },
 ): ToolDefinition<z.output<S>> {
-  return def as ToolDefinition<z.output<S>>;
+  return { ...def, parameters: parametersFromZod(def.args) } as ToolDefinition<z.output<S>>;
 }
 
 const NAME = /^[a-zA-Z_][a-zA-Z0-9_]{0,63}$/;

@@ -15,26 +15,18 @@ export const scheduleCallback = defineTool({
   description:
     'Schedule a call back from a specialist at a time the caller chooses. Confirm the time (and time zone) with ' +
     'the caller before calling this. The current date and time are in your instructions.',
-  parameters: {
-    type: 'object',
-    properties: {
-      callback_time: {
-        type: 'string',
-        description: 'When to call back, ISO 8601 with a UTC offset, e.g. "2026-11-26T15:00:00-05:00".',
-      },
-      reason: { type: 'string', description: 'What the specialist should help with.' },
-      phone_number: {
-        type: 'string',
-        description:
-          "Only if the caller asks to be called on another number: E.164, e.g. +14155550123. Default: the caller's number.",
-      },
-    },
-    required: ['callback_time', 'reason'],
-  },
   args: z.object({
-    callback_time: z.iso.datetime({ offset: true, local: false }),
-    reason: z.string().trim().min(1).max(500),
-    phone_number: z.string().regex(E164, 'must be E.164 like +14155550123').optional(),
+    callback_time: z.iso
+      .datetime({ offset: true, local: false })
+      .describe('When to call back, ISO 8601 with a UTC offset, e.g. "2026-11-26T15:00:00-05:00".'),
+    reason: z.string().trim().min(1).max(500).describe('What the specialist should help with.'),
+    phone_number: z
+      .string()
+      .regex(E164, 'must be E.164 like +14155550123')
+      .optional()
+      .describe(
+        "Only if the caller asks to be called on another number: E.164, e.g. +14155550123. Default: the caller's number.",
+      ),
   }),
   async handler(a, ctx) {
     const at = new Date(a.callback_time);

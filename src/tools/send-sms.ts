@@ -10,14 +10,9 @@ export const sendSms = defineTool({
   description:
     "Send a text message to the caller's phone, e.g. an order's tracking number or a summary of what was agreed. " +
     'Keep it short and factual. Tell the caller you are sending it.',
-  parameters: {
-    type: 'object',
-    properties: {
-      message: { type: 'string', description: 'The text to send, at most 320 characters.' },
-    },
-    required: ['message'],
-  },
-  args: z.object({ message: z.string().trim().min(1).max(320) }),
+  args: z.object({
+    message: z.string().trim().min(1).max(320).describe('The text to send, at most 320 characters.'),
+  }),
   async handler(a, ctx) {
     if (!ctx.plivo) throw new ToolFailure('Text messages are not available right now.', ctx.callId);
     const dst = customerNumber(ctx.call);

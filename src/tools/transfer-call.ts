@@ -9,13 +9,14 @@ export const transferCall = defineTool({
   description:
     'Transfer the caller to a human agent. Use it when the caller asks for a person or when you cannot help. ' +
     'Tell the caller you are transferring them before you call this; the line switches right away.',
-  parameters: {
-    type: 'object',
-    properties: {
-      reason: { type: 'string', description: 'One sentence for the human agent: why the caller is being transferred.' },
-    },
-  },
-  args: z.object({ reason: z.string().trim().max(500).optional() }),
+  args: z.object({
+    reason: z
+      .string()
+      .trim()
+      .max(500)
+      .optional()
+      .describe('One sentence for the human agent: why the caller is being transferred.'),
+  }),
   async handler(a, ctx) {
     const target = ctx.config.tools.transferNumber;
     if (!target) throw new ToolFailure('No human agent line is configured. Offer a callback instead.', ctx.callId);

@@ -39,7 +39,7 @@ export interface ToolDefinition<Args = unknown> {
   name: string;
   /** Shown to the model: say when to use it and what it returns. */
   description: string;
-  /** JSON Schema (type: object) sent to Gemini in the function declaration. */
+  /** JSON Schema (type: object) sent to Gemini in the function declaration; `defineTool` derives it from `args`. */
   parameters: Record<string, unknown>;
   /** Validates what the model actually sent. */
   args: z.ZodType<Args>;

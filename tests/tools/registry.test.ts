@@ -10,7 +10,6 @@ const never = () => new AbortController().signal;
 const echo = defineTool({
   name: 'echo',
   description: 'echo',
-  parameters: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
   args: z.object({ text: z.string().max(10) }),
   handler: async (a) => ({ text: a.text }),
 });
@@ -70,7 +69,6 @@ describe('ToolRegistry', () => {
     const slow = defineTool({
       name: 'slow',
       description: 'slow',
-      parameters: { type: 'object', properties: {} },
       args: z.object({}),
       timeoutMs: 30,
       handler: (_a, ctx) =>
@@ -91,7 +89,6 @@ describe('ToolRegistry', () => {
     const stuck = defineTool({
       name: 'stuck',
       description: 'stuck',
-      parameters: { type: 'object', properties: {} },
       args: z.object({}),
       handler: () => new Promise(() => {}),
     });
@@ -106,7 +103,6 @@ describe('ToolRegistry', () => {
     const failing = defineTool({
       name: 'failing',
       description: 'failing',
-      parameters: { type: 'object', properties: { kind: { type: 'string' } } },
       args: z.object({ kind: z.string() }),
       handler: async (a, ctx) => {
         if (a.kind === 'known') throw new ToolFailure('That order is archived.', ctx.callId);
@@ -121,5 +117,22 @@ describe('ToolRegistry', () => {
     expect(other.outcome).toBe('error');
     expect(String(other.response.error)).not.toContain('10.0.0.3');
     expect(other.error).toContain('ECONNRESET');
+  });
+});
+
+describe('tool schemas derived from zod', () => {
+  it('declares to Gemini exactly the fields each tool validates, with a description for each', () => {
+    for (const tool of builtinTools) {
+      const params = tool.parameters as { type: string; properties: Record<string, { description?: string }> };
+      expect(params.type, tool.name).toBe('object');
+      const shape = (tool.args as unknown as { shape?: Record<string, unknown> }).shape ?? {};
+      expect(Object.keys(params.properties).sort(), tool.name).toEqual(Object.keys(shape).sort());
+      for (const [field, p] of Object.entries(params.properties)) {
+        expect(p.description?.length ?? 0, `${tool.name}.${field}`).toBeGreaterThan(10);
+      }
+      expect(JSON.stringify(params)).not.toMatch(/\$schema|additionalProperties|9007199254740991/);
+    }
+    const sms = builtinTools.find((t) => t.name === 'send_sms')!.parameters;
+    expect(sms).toMatchObject({ required: ['message'], properties: { message: { type: 'string', maxLength: 320 } } });
   });
 });
