@@ -3,6 +3,7 @@
 // (the one exception is @google/genai, which reads its own GOOGLE_* variables; we never override those).
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { type PriceTable, parsePriceTable } from './records/cost.ts';
 
 const bool = (def: boolean) =>
   z
@@ -86,6 +87,18 @@ export const envSchema = z.object({
   STATE_STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: optionalUrl,
   CALL_RECORD_TTL_S: int(7 * 86_400, 60, 365 * 86_400),
+
+  // Operator: post-call webhook, recordings, cost
+  POST_CALL_WEBHOOK_URL: optionalUrl,
+  POST_CALL_WEBHOOK_SECRET: optionalString,
+  POST_CALL_WEBHOOK_MAX_ATTEMPTS: int(15, 1, 100),
+  POST_CALL_WEBHOOK_BACKOFF_MS: int(2000, 10, 3_600_000),
+  POST_CALL_WEBHOOK_MAX_BACKOFF_MS: int(900_000, 10, 86_400_000),
+  POST_CALL_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  WEBHOOK_REDACT_PII: bool(false),
+  RECORDING: z.enum(['off', 'on']).default('off'),
+  RECORDING_DIR: z.string().min(1).default('./recordings'),
+  PRICE_TABLE: optionalString,
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -103,6 +116,16 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   }
   if (env.STATE_STORE === 'redis' && !set('REDIS_URL')) {
     problems.push('REDIS_URL: is required with STATE_STORE=redis (not set)');
+  }
+  if (set('POST_CALL_WEBHOOK_URL') && (env.POST_CALL_WEBHOOK_SECRET ?? '').trim().length < 16) {
+    problems.push('POST_CALL_WEBHOOK_SECRET: at least 16 characters are required with POST_CALL_WEBHOOK_URL');
+  }
+  if (set('PRICE_TABLE')) {
+    try {
+      parsePriceTable(env.PRICE_TABLE);
+    } catch (err) {
+      problems.push(`PRICE_TABLE: ${(err as Error).message}`);
+    }
   }
   return problems;
 }
@@ -171,6 +194,21 @@ export interface Config {
     redisUrl: string | undefined;
     recordTtlS: number;
   };
+  operator: {
+    webhook:
+      | {
+          url: string;
+          secret: string;
+          maxAttempts: number;
+          backoffMs: number;
+          maxBackoffMs: number;
+          timeoutMs: number;
+        }
+      | undefined;
+    redactPii: boolean;
+    recording: { enabled: boolean; dir: string };
+    prices: PriceTable;
+  };
 }
 
 /** Parse and validate the environment. Throws ConfigError listing every problem. */
@@ -236,6 +274,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tools: { orderApiUrl: e.ORDER_API_URL, transferNumber: e.TRANSFER_NUMBER, timeoutMs: e.TOOL_TIMEOUT_MS },
     outbound: { apiKey: e.OUTBOUND_API_KEY },
     store: { kind: e.STATE_STORE, redisUrl: e.REDIS_URL, recordTtlS: e.CALL_RECORD_TTL_S },
+    operator: {
+      webhook: e.POST_CALL_WEBHOOK_URL
+        ? {
+            url: e.POST_CALL_WEBHOOK_URL,
+            secret: e.POST_CALL_WEBHOOK_SECRET!,
+            maxAttempts: e.POST_CALL_WEBHOOK_MAX_ATTEMPTS,
+            backoffMs: e.POST_CALL_WEBHOOK_BACKOFF_MS,
+            maxBackoffMs: e.POST_CALL_WEBHOOK_MAX_BACKOFF_MS,
+            timeoutMs: e.POST_CALL_WEBHOOK_TIMEOUT_MS,
+          }
+        : undefined,
+      redactPii: e.WEBHOOK_REDACT_PII,
+      recording: { enabled: e.RECORDING === 'on', dir: e.RECORDING_DIR },
+      prices: parsePriceTable(e.PRICE_TABLE),
+    },
   };
   return deepFreeze(config);
 }
