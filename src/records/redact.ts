@@ -2,7 +2,7 @@
 // with WEBHOOK_REDACT_PII=true, on webhook transcripts and tool arguments/results.
 
 /** Runs of 7+ digits, allowing the separators people and transcribers put in phone numbers. */
-const PHONE_LIKE = /\+?\d(?:[\s().-]?\d){6,}/g;
+const PHONE_LIKE = /\+?\(?\d(?:[\s().-]{0,3}\d){6,}/g;
 
 /** Masks a phone number, keeping its last two digits so that support can still tell calls apart. */
 export function maskPhone(value: string): string {
