@@ -181,7 +181,7 @@ export function recordsRoutes(deps: RecordsRouteDeps): (app: TemplatedApp) => vo
         reply.json(503, { error: 'unavailable', message: 'records store unavailable' });
       });
     };
-    app.get('/calls', handler);
+    app.any('/calls', handler);
     app.any('/calls/*', handler);
     app.any('/webhooks/post-call', handler);
     app.any('/webhooks/post-call/*', handler);

@@ -18,7 +18,7 @@ export interface Receiver {
   deliveries: Delivery[];
   /** Accepted records, one per idempotency key. */
   accepted: Map<string, Record<string, unknown>>;
-  /** Returns the status to answer for this attempt (default 200). */
+  /** Returns the status to answer for this attempt (default 200; 0 never answers). */
   respond: (key: string, attemptsSoFar: number) => number;
   close(): Promise<void>;
 }
@@ -62,6 +62,8 @@ export async function startReceiver(secret: string): Promise<Receiver> {
         raw,
         headers: req.headers,
       });
+      // 0: never answer (the sender's timeout must fire).
+      if (status === 0) return;
       if (status < 300 && !r.accepted.has(key)) r.accepted.set(key, body);
       res.writeHead(status).end();
     });
