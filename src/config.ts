@@ -98,6 +98,12 @@ export const envSchema = z.object({
   WEBHOOK_REDACT_PII: bool(false),
   RECORDING: z.enum(['off', 'on']).default('off'),
   RECORDING_DIR: z.string().min(1).default('./recordings'),
+  RECORDING_S3_BUCKET: optionalString,
+  RECORDING_S3_ENDPOINT: optionalUrl,
+  RECORDING_S3_REGION: z.string().min(1).default('us-east-1'),
+  RECORDING_S3_ACCESS_KEY_ID: optionalString,
+  RECORDING_S3_SECRET_ACCESS_KEY: optionalString,
+  RECORDING_S3_PREFIX: z.string().default('recordings/'),
   PRICE_TABLE: optionalString,
 });
 
@@ -119,6 +125,11 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   }
   if (set('POST_CALL_WEBHOOK_URL') && (env.POST_CALL_WEBHOOK_SECRET ?? '').trim().length < 16) {
     problems.push('POST_CALL_WEBHOOK_SECRET: at least 16 characters are required with POST_CALL_WEBHOOK_URL');
+  }
+  if (set('RECORDING_S3_BUCKET') && (!set('RECORDING_S3_ACCESS_KEY_ID') || !set('RECORDING_S3_SECRET_ACCESS_KEY'))) {
+    problems.push(
+      'RECORDING_S3_ACCESS_KEY_ID: RECORDING_S3_ACCESS_KEY_ID and RECORDING_S3_SECRET_ACCESS_KEY are required with RECORDING_S3_BUCKET',
+    );
   }
   if (set('PRICE_TABLE')) {
     try {
@@ -206,7 +217,21 @@ export interface Config {
         }
       | undefined;
     redactPii: boolean;
-    recording: { enabled: boolean; dir: string };
+    recording: {
+      enabled: boolean;
+      /** Local recordings, and recordings in progress. */
+      dir: string;
+      s3:
+        | {
+            bucket: string;
+            endpoint: string | undefined;
+            region: string;
+            accessKeyId: string;
+            secretAccessKey: string;
+            prefix: string;
+          }
+        | undefined;
+    };
     prices: PriceTable;
   };
 }
@@ -286,7 +311,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
           }
         : undefined,
       redactPii: e.WEBHOOK_REDACT_PII,
-      recording: { enabled: e.RECORDING === 'on', dir: e.RECORDING_DIR },
+      recording: {
+        enabled: e.RECORDING === 'on',
+        dir: e.RECORDING_DIR,
+        s3: e.RECORDING_S3_BUCKET
+          ? {
+              bucket: e.RECORDING_S3_BUCKET,
+              endpoint: e.RECORDING_S3_ENDPOINT,
+              region: e.RECORDING_S3_REGION,
+              accessKeyId: e.RECORDING_S3_ACCESS_KEY_ID!,
+              secretAccessKey: e.RECORDING_S3_SECRET_ACCESS_KEY!,
+              prefix: e.RECORDING_S3_PREFIX,
+            }
+          : undefined,
+      },
       prices: parsePriceTable(e.PRICE_TABLE),
     },
   };

@@ -5,14 +5,15 @@
 //   manager onCallEnded → operator.callEnded(recordId, callId)
 //   routes  += operator.routes              — /calls API, dead letters, latency histograms on /metrics
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { mkdir, rename } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { mkdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { CallRouter, HangupInfo } from '../calls/types.ts';
 import type { Config } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { LatencySink, TurnLatency } from '../observability/latency.ts';
 import { createLatencyHistograms, type LatencyHistograms } from '../observability/metrics.ts';
+import { localStorage, type RecordingStorage, s3Storage } from '../recording/storage.ts';
 import { safeName, type StreamOutcome, WireObserver } from '../observability/observer.ts';
 import { probes, type UsageProbe } from '../probes/channels.ts';
 import { addUsage, estimateCost, type ModalityUsage } from '../records/cost.ts';
@@ -96,6 +97,8 @@ export function createOperator(o: OperatorOptions): Operator {
   const recDir = config.operator.recording.enabled ? resolve(config.operator.recording.dir) : undefined;
   const ready = recDir ? mkdir(recDir, { recursive: true }) : Promise.resolve(undefined);
   ready.catch((err: unknown) => log.error({ err: errorMessage(err) }, 'recording directory not usable'));
+  const s3 = config.operator.recording.s3;
+  const storage: RecordingStorage | undefined = recDir ? (s3 ? s3Storage(s3) : localStorage(recDir)) : undefined;
   let publicUrl = o.publicUrl ?? (() => config.server.publicUrl);
 
   const pending = new Map<string, Pending>();
@@ -158,12 +161,13 @@ export function createOperator(o: OperatorOptions): Operator {
 
   async function storeRecording(p: Pending): Promise<RecordingInfo | undefined> {
     const rec = p.stream?.recording;
-    if (!rec || !recDir) return undefined;
+    if (!rec || !storage) return undefined;
     const done = await rec;
     if (!done) return undefined;
-    const finalPath = join(recDir, `${safeName(p.recordId)}.wav`);
-    await rename(done.path, finalPath);
+    const stored = await storage.put(done.path, `${safeName(p.recordId)}.wav`);
     return {
+      storage: storage.kind,
+      location: stored.location,
       url: `${publicUrl()}/calls/${encodeURIComponent(p.recordId)}/recording`,
       durationS: Math.round(done.durationS * 100) / 100,
       sampleRate: done.sampleRate,
@@ -285,7 +289,7 @@ export function createOperator(o: OperatorOptions): Operator {
         store,
         index,
         outbox,
-        localRecording: (id) => (recDir ? join(recDir, `${safeName(id)}.wav`) : undefined),
+        recording: async (id) => storage?.get(`${safeName(id)}.wav`),
       })(app);
     },
     async close() {

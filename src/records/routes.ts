@@ -1,8 +1,6 @@
 // GET /calls/{id}, GET /calls?from&to&direction&campaign&outcome&status&cursor&limit, GET /calls/{id}/recording,
 // and the post-call webhook's dead letters: GET /webhooks/post-call, POST /webhooks/post-call/dead-letters/{id}/retry.
 // Authenticated like the outbound API (the same OUTBOUND_API_KEY bearer token).
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
@@ -18,8 +16,8 @@ export interface RecordsRouteDeps {
   store: CallStore;
   index: ListIndex;
   outbox: Outbox | undefined;
-  /** Local file of a call's recording, when it is stored on this gateway's disk. */
-  localRecording(id: string): string | undefined;
+  /** A call's recording (WAV bytes), from the local directory or object storage. */
+  recording(id: string): Promise<Buffer | undefined>;
 }
 
 const log = childLogger({ component: 'records-api' });
@@ -111,12 +109,9 @@ export function recordsRoutes(deps: RecordsRouteDeps): (app: TemplatedApp) => vo
   }
 
   async function recording(id: string, reply: Reply): Promise<void> {
-    const path = deps.localRecording(id);
-    const st = path ? await stat(path).catch(() => undefined) : undefined;
-    if (!path || !st) throw new HttpError(404, 'recording not found');
-    const chunks: Buffer[] = [];
-    for await (const c of createReadStream(path)) chunks.push(c as Buffer);
-    reply.send(200, Buffer.concat(chunks), 'audio/wav');
+    const wav = await deps.recording(id);
+    if (!wav) throw new HttpError(404, 'recording not found');
+    reply.send(200, wav, 'audio/wav');
   }
 
   async function dispatch(info: RequestInfo, reply: Reply): Promise<void> {

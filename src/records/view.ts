@@ -7,7 +7,11 @@ import type { CostEstimate, ModalityUsage } from './cost.ts';
 import { redactDeep } from './redact.ts';
 
 export interface RecordingInfo {
+  /** The gateway's GET /calls/{id}/recording (bearer token), whatever the storage. */
   url: string;
+  storage: 'local' | 's3';
+  /** File path or object URL. */
+  location: string;
   durationS: number;
   sampleRate: number;
   /** Left = caller, right = agent (what was played). */
@@ -36,6 +40,8 @@ export function callView(r: OperatorRecord, o: { redact?: boolean } = {}): Recor
     out.recording_url = r.recording.url;
     out.recording = {
       url: r.recording.url,
+      storage: r.recording.storage,
+      location: r.recording.location,
       duration_s: r.recording.durationS,
       sample_rate: r.recording.sampleRate,
       channels: { left: 'caller', right: 'agent' },
