@@ -82,7 +82,12 @@ describe('operator truth through src/main.ts, Redis store and outbox', () => {
       scenario: SCENARIO,
       speech: 'synthetic',
     });
-    plivo = await startPlivoEmulator({ authId: env.PLIVO_AUTH_ID!, authToken: env.PLIVO_AUTH_TOKEN! });
+    plivo = await startPlivoEmulator({
+      authId: env.PLIVO_AUTH_ID!,
+      authToken: env.PLIVO_AUTH_TOKEN!,
+      // A number that is always busy: an outbound call that never reaches the gateway's media still gets a record.
+      outbound: (to) => (to.endsWith('0198') ? { kind: 'busy', ringMs: 50 } : { kind: 'answer', ringMs: 50 }),
+    });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     vars = {
@@ -239,6 +244,39 @@ describe('operator truth through src/main.ts, Redis store and outbox', () => {
       expect(metrics).toContain(name);
     }
   }, 60_000);
+
+  it('keeps outbound calls too, answered or not, listed by direction and campaign', async () => {
+    receiver.respond = () => 200;
+    const place = async (phone: string) => {
+      const res = await fetch(`${base}/outbound/call`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ phone_number: phone, campaign_id: 'operator-e2e', opening_reason: 'a test' }),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { call_id: string }).call_id;
+    };
+    const answeredId = await place('+14155550197');
+    const busyId = await place('+14155550198');
+    const answered = await plivo.waitForCall((c) => c.direction === 'outbound' && c.to.endsWith('0197'), 10_000);
+    await answered.waitForEvent('playAudio', undefined, 10_000);
+    await answered.hangup();
+    for (const id of [answeredId, busyId]) {
+      await until(() => receiver.accepted.has(`call.ended:${id}`), 15_000, `webhook of ${id}`);
+    }
+    const list = (await (
+      await fetch(`${base}/calls?direction=outbound&campaign=operator-e2e`, { headers: auth })
+    ).json()) as {
+      calls: Array<{ call_id: string; status: string; latency?: { greeting_sent_ms: number } }>;
+    };
+    const byId = new Map(list.calls.map((c) => [c.call_id, c]));
+    expect(byId.get(answeredId)?.status).toBe('completed');
+    expect(byId.get(answeredId)?.latency?.greeting_sent_ms).toBeGreaterThan(0);
+    expect(byId.get(busyId)?.status).toBe('busy');
+    expect((await fetch(`${base}/outbound/status/${answeredId}`, { headers: auth })).status).toBe(200);
+    const busyRecord = receiver.accepted.get(`call.ended:${busyId}`) as { call: { status: string; cost: unknown } };
+    expect(busyRecord.call.status).toBe('busy');
+  }, 40_000);
 
   it('delivers exactly one record per call across failing attempts and a gateway restart', async () => {
     let failing = true;
