@@ -182,6 +182,7 @@ export function createOperator(o: OperatorOptions): Operator {
     clearTimeout(p.timer);
     try {
       const recording = await storeRecording(p).catch((err: unknown) => {
+        // The finished file stays in RECORDING_DIR (named *.wav.part) for a manual upload.
         log.error({ callId, err: errorMessage(err) }, 'recording not stored');
         return undefined;
       });
@@ -228,6 +229,15 @@ export function createOperator(o: OperatorOptions): Operator {
     if (added) void deliverer.poll();
   }
 
+  async function listRecord(id: string): Promise<void> {
+    try {
+      const r = await store.get(id);
+      if (r) await index.add({ id: r.id, at: Date.parse(r.createdAt) || Date.now() });
+    } catch (err) {
+      log.warn({ callId: id, err: errorMessage(err) }, 'call not listed at answer');
+    }
+  }
+
   async function hungUp(info: HangupInfo): Promise<void> {
     const p = pending.get(info.callId);
     if (p) {
@@ -250,9 +260,12 @@ export function createOperator(o: OperatorOptions): Operator {
     deliverer,
     wrapRouter(router) {
       return {
-        onAnswer(info, base) {
+        async onAnswer(info, base) {
           observer.answered(info.callId);
-          return router.onAnswer(info, base);
+          const ctx = await router.onAnswer(info, base);
+          // Listed from the answer on, so calls in progress show up too (finalizing re-adds: idempotent).
+          void listRecord(ctx.outboundId ?? ctx.callId);
+          return ctx;
         },
         attachStream(ctx, leg, start) {
           const recordId = ctx.outboundId ?? ctx.callId;

@@ -132,6 +132,11 @@ describe('operator truth through src/main.ts, Redis store and outbox', () => {
       idleMedia: 'silence',
     });
     await until(() => call.played.length > 40, 10_000, 'greeting playing');
+    // Listed while in progress.
+    const live = (await (await fetch(`${base}/calls?limit=5`, { headers: auth })).json()) as {
+      calls: Array<{ call_id: string; status: string }>;
+    };
+    expect(live.calls.find((c) => c.call_id === call.callUuid)?.status).toBe('in-progress');
     await call.sendAudio(utterance(400));
     await call.waitForEvent('clearAudio', undefined, 5000);
     const atClear = call.played.length;
