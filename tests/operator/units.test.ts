@@ -14,6 +14,7 @@ import { CallLatency, type LatencySink, statOf } from '../../src/observability/l
 import { EnergyVad, frameDbfs } from '../../src/observability/vad.ts';
 import { addUsage, DEFAULT_PRICES, estimateCost, parsePriceTable } from '../../src/records/cost.ts';
 import { redactDeep, redactText } from '../../src/records/redact.ts';
+import { callView, type OperatorRecord } from '../../src/records/view.ts';
 import { TwoChannelRecorder } from '../../src/recording/recorder.ts';
 import { parseWav } from '../../src/recording/wav.ts';
 import { backoffDelay } from '../../src/webhooks-out/deliverer.ts';
@@ -229,6 +230,32 @@ describe('privacy', () => {
       'call me on [number] or [number], order ORD-1001',
     );
     expect(redactDeep({ a: ['my number is 4155550123'], n: 5 })).toEqual({ a: ['my number is [number]'], n: 5 });
+  });
+
+  it('WEBHOOK_REDACT_PII redacts the webhook transcript and tool calls, not the record fields', () => {
+    const record: OperatorRecord = {
+      id: 'c1',
+      direction: 'inbound',
+      from: '+14155550123',
+      to: '+14155550100',
+      status: 'completed',
+      timeline: [],
+      createdAt: '2026-12-04T10:00:00.000Z',
+      transcript: [
+        { role: 'caller', text: 'call me back on 415 555 0199 please', startedAt: '2026-12-04T10:00:01.000Z' },
+      ],
+      toolCalls: [
+        { id: 't', name: 'schedule_callback', args: { phone: '+1 415 555 0199' }, startedAt: 'x', outcome: 'ok' },
+      ],
+      callbacks: [],
+      reconnects: 0,
+    };
+    const plain = callView(record);
+    expect(JSON.stringify(plain)).toContain('415 555 0199');
+    const red = callView(record, { redact: true }) as { transcript: Array<{ text: string }>; from: string };
+    expect(red.transcript[0]!.text).toBe('call me back on [number] please');
+    expect(JSON.stringify(red)).not.toContain('0199');
+    expect(red.from).toBe('+14155550123');
   });
 
   it('masks phone numbers and DTMF digits in logs and drops secrets', () => {
