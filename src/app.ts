@@ -5,6 +5,7 @@ import { CallManager } from './calls/call-manager.ts';
 import type { CallRouter } from './calls/types.ts';
 import type { Config } from './config.ts';
 import { createLiveSession } from './gemini/live-session.ts';
+import { createOperator, type Operator } from './operator/index.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
 import type { PlivoApi } from './plivo/api-types.ts';
 import type { RouteModule } from './server/gateway.ts';
@@ -18,6 +19,8 @@ export interface CallSide {
   routes: RouteModule[];
   manager: CallManager;
   outbound: Outbound;
+  /** Wire latency, call records API, recordings, post-call webhook. */
+  operator: Operator;
   store: CallStore;
   /** After the gateway has drained: stops the dialer and closes the store (idempotent). */
   close(): Promise<void>;
@@ -26,23 +29,27 @@ export interface CallSide {
 export function createCallSide(config: Config, plivoApi: PlivoApi): CallSide {
   const store = createCallStore(config.store);
   const outbound = createOutbound({ config, store, plivo: plivoApi });
+  const operator = createOperator({ config, store });
   const manager = new CallManager({
     config,
     store,
     plivoApi,
     createSession: (geminiConfig, opts) => createLiveSession(geminiConfig, opts),
     onCallbackScheduled: (record, request) => outbound.onCallbackScheduled(record, request),
+    onCallEnded: (call) => operator.callEnded(call.recordId, call.ctx.callId),
   });
   let closing: Promise<void> | undefined;
   return {
-    router: outbound.wrapRouter(manager),
-    routes: [outbound.routes],
+    router: operator.wrapRouter(outbound.wrapRouter(manager)),
+    routes: [outbound.routes, operator.routes],
     manager,
     outbound,
+    operator,
     store,
     close() {
       closing ??= (async () => {
         await outbound.close();
+        await operator.close();
         await store.close();
       })();
       return closing;

@@ -3,6 +3,7 @@
 // (the one exception is @google/genai, which reads its own GOOGLE_* variables; we never override those).
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
+import { type PriceTable, parsePriceTable } from './records/cost.ts';
 
 const bool = (def: boolean) =>
   z
@@ -90,6 +91,24 @@ export const envSchema = z.object({
   STATE_STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: optionalUrl,
   CALL_RECORD_TTL_S: int(7 * 86_400, 60, 365 * 86_400),
+
+  // Operator: post-call webhook, recordings, cost
+  POST_CALL_WEBHOOK_URL: optionalUrl,
+  POST_CALL_WEBHOOK_SECRET: optionalString,
+  POST_CALL_WEBHOOK_MAX_ATTEMPTS: int(15, 1, 100),
+  POST_CALL_WEBHOOK_BACKOFF_MS: int(2000, 10, 3_600_000),
+  POST_CALL_WEBHOOK_MAX_BACKOFF_MS: int(900_000, 10, 86_400_000),
+  POST_CALL_WEBHOOK_TIMEOUT_MS: int(10_000, 100, 120_000),
+  WEBHOOK_REDACT_PII: bool(false),
+  RECORDING: z.enum(['off', 'on']).default('off'),
+  RECORDING_DIR: z.string().min(1).default('./recordings'),
+  RECORDING_S3_BUCKET: optionalString,
+  RECORDING_S3_ENDPOINT: optionalUrl,
+  RECORDING_S3_REGION: z.string().min(1).default('us-east-1'),
+  RECORDING_S3_ACCESS_KEY_ID: optionalString,
+  RECORDING_S3_SECRET_ACCESS_KEY: optionalString,
+  RECORDING_S3_PREFIX: z.string().default('recordings/'),
+  PRICE_TABLE: optionalString,
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -110,6 +129,21 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   }
   const insecure = insecurePublicUrl(env.PUBLIC_URL);
   if (insecure !== undefined) problems.push(`PUBLIC_URL: ${insecure}`);
+  if (set('POST_CALL_WEBHOOK_URL') && (env.POST_CALL_WEBHOOK_SECRET ?? '').trim().length < 16) {
+    problems.push('POST_CALL_WEBHOOK_SECRET: at least 16 characters are required with POST_CALL_WEBHOOK_URL');
+  }
+  if (set('RECORDING_S3_BUCKET') && (!set('RECORDING_S3_ACCESS_KEY_ID') || !set('RECORDING_S3_SECRET_ACCESS_KEY'))) {
+    problems.push(
+      'RECORDING_S3_ACCESS_KEY_ID: RECORDING_S3_ACCESS_KEY_ID and RECORDING_S3_SECRET_ACCESS_KEY are required with RECORDING_S3_BUCKET',
+    );
+  }
+  if (set('PRICE_TABLE')) {
+    try {
+      parsePriceTable(env.PRICE_TABLE);
+    } catch (err) {
+      problems.push(`PRICE_TABLE: ${(err as Error).message}`);
+    }
+  }
   return problems;
 }
 
@@ -198,6 +232,35 @@ export interface Config {
     redisUrl: string | undefined;
     recordTtlS: number;
   };
+  operator: {
+    webhook:
+      | {
+          url: string;
+          secret: string;
+          maxAttempts: number;
+          backoffMs: number;
+          maxBackoffMs: number;
+          timeoutMs: number;
+        }
+      | undefined;
+    redactPii: boolean;
+    recording: {
+      enabled: boolean;
+      /** Local recordings, and recordings in progress. */
+      dir: string;
+      s3:
+        | {
+            bucket: string;
+            endpoint: string | undefined;
+            region: string;
+            accessKeyId: string;
+            secretAccessKey: string;
+            prefix: string;
+          }
+        | undefined;
+    };
+    prices: PriceTable;
+  };
 }
 
 /** Parse and validate the environment. Throws ConfigError listing every problem. */
@@ -265,6 +328,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tools: { orderApiUrl: e.ORDER_API_URL, transferNumber: e.TRANSFER_NUMBER, timeoutMs: e.TOOL_TIMEOUT_MS },
     outbound: { apiKey: e.OUTBOUND_API_KEY },
     store: { kind: e.STATE_STORE, redisUrl: e.REDIS_URL, recordTtlS: e.CALL_RECORD_TTL_S },
+    operator: {
+      webhook: e.POST_CALL_WEBHOOK_URL
+        ? {
+            url: e.POST_CALL_WEBHOOK_URL,
+            secret: e.POST_CALL_WEBHOOK_SECRET!,
+            maxAttempts: e.POST_CALL_WEBHOOK_MAX_ATTEMPTS,
+            backoffMs: e.POST_CALL_WEBHOOK_BACKOFF_MS,
+            maxBackoffMs: e.POST_CALL_WEBHOOK_MAX_BACKOFF_MS,
+            timeoutMs: e.POST_CALL_WEBHOOK_TIMEOUT_MS,
+          }
+        : undefined,
+      redactPii: e.WEBHOOK_REDACT_PII,
+      recording: {
+        enabled: e.RECORDING === 'on',
+        dir: e.RECORDING_DIR,
+        s3: e.RECORDING_S3_BUCKET
+          ? {
+              bucket: e.RECORDING_S3_BUCKET,
+              endpoint: e.RECORDING_S3_ENDPOINT,
+              region: e.RECORDING_S3_REGION,
+              accessKeyId: e.RECORDING_S3_ACCESS_KEY_ID!,
+              secretAccessKey: e.RECORDING_S3_SECRET_ACCESS_KEY!,
+              prefix: e.RECORDING_S3_PREFIX,
+            }
+          : undefined,
+      },
+      prices: parsePriceTable(e.PRICE_TABLE),
+    },
   };
   return deepFreeze(config);
 }

@@ -15,6 +15,7 @@ import type {
 import type { Logger } from '../log.ts';
 import { callLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
+import { probes } from '../probes/channels.ts';
 import type { CallbackRequest, CallRecord, CallStore, ToolCallRecord } from '../store/types.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import type { CallControl } from '../tools/types.ts';
@@ -313,6 +314,7 @@ export class Call implements CallMediaHandler, CallControl {
     sum.response += u.responseTokenCount ?? 0;
     sum.total += u.totalTokenCount ?? 0;
     this.#usage = { last: u.raw, sum };
+    if (probes.usage.hasSubscribers) probes.usage.publish({ callId: this.ctx.callId, raw: u.raw });
     this.#writer.markDirty();
   }
 

@@ -1,7 +1,9 @@
 // `npm run demo`: one realistic call through the whole gateway with no credentials at all. The Gemini Live
 // emulator plays the agent (scenarios/demo-order-status.json), the Plivo emulator plays the phone network and the
 // caller, and the real gateway (edge, CallManager, tools, store) sits between them on loopback. Prints a live
-// transcript with tool activity and timings; saves what the caller heard to demo-output/caller-heard.wav.
+// transcript with tool activity and timings; saves what the caller heard to demo-output/caller-heard.wav, the
+// two-channel recording (caller left, agent right, real timeline) to demo-output/recordings/, and prints the
+// greeting and response latency of each turn as measured on the wire.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,6 +11,8 @@ import pino from 'pino';
 import type { CallEvent } from '../calls/events.ts';
 import { encodeWav, type SimulatedCall } from '../emulators/plivo/index.ts';
 import { setRootLogger } from '../log.ts';
+import type { LatencySummary } from '../observability/latency.ts';
+import type { OperatorRecord } from '../records/view.ts';
 import { createCallerVoice } from './caller-voice.ts';
 import { createPrinter } from './printer.ts';
 import { startLocalStack } from './stack.ts';
@@ -16,6 +20,7 @@ import { startLocalStack } from './stack.ts';
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const SCENARIO = join(ROOT, 'scenarios/demo-order-status.json');
 const OUTPUT = join(ROOT, 'demo-output/caller-heard.wav');
+const RECORDINGS = join(ROOT, 'demo-output/recordings');
 
 const CALLER_LINES = [
   "Hi, I'd like to know where my order is. The number is O R D 1001.",
@@ -29,9 +34,23 @@ async function main(): Promise<void> {
   out.banner('Gemini Live × Plivo gateway demo (emulated Gemini and Plivo, no credentials needed)');
 
   const seen: CallEvent[] = [];
+  let finalized: (r: OperatorRecord) => void = () => {};
+  const final = new Promise<OperatorRecord>((resolve) => {
+    finalized = resolve;
+  });
   const stack = await startLocalStack({
     scenario: SCENARIO,
-    env: { LOG_LEVEL: 'error' },
+    env: { LOG_LEVEL: 'error', RECORDING: 'on', RECORDING_DIR: RECORDINGS },
+    operator: {
+      settleMs: 500,
+      onTurn: (_callId, t) =>
+        out.note(
+          t.kind === 'greeting'
+            ? `⏱  greeting: answer → first agent audio sent ${t.ms} ms (wire)`
+            : `⏱  response: caller's end of speech → first agent audio sent ${t.ms} ms (wire)`,
+        ),
+      onFinalized: (r) => finalized(r),
+    },
     manager: {
       onEvent: (_callId: string, e: CallEvent) => {
         seen.push(e);
@@ -75,6 +94,18 @@ async function main(): Promise<void> {
       tools: (record?.toolCalls ?? []).map((t) => `${t.name} → ${t.outcome}`),
       usageTokens: Number((record?.usage as { totalTokenCount?: number } | undefined)?.totalTokenCount ?? 0),
     });
+    const op = await Promise.race([final, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+    if (op?.latency) out.note(latencyLine(op.latency));
+    if (op?.cost) out.note(`estimated cost: ${op.cost.total.toFixed(4)} ${op.cost.currency} (PRICE_TABLE)`);
+    if (op?.recording) {
+      out.note(
+        `two-channel recording (caller left, agent right, ${op.recording.durationS.toFixed(1)} s): ${join(RECORDINGS, `${op.id}.wav`)}`,
+      );
+    }
+    const metrics = await fetch(`${stack.base}/metrics`).then((r) => r.text());
+    for (const l of metrics.split('\n')) {
+      if (/^gateway_(greeting|response|barge_in|agent_gap)_\w+_(count|sum)/.test(l)) out.note(`/metrics ${l}`);
+    }
     const heard = active.playedPcm8k();
     await mkdir(dirname(OUTPUT), { recursive: true });
     await writeFile(OUTPUT, encodeWav(heard, 8000));
@@ -92,6 +123,16 @@ async function main(): Promise<void> {
     await stack.close();
   }
   process.exitCode = exitCode;
+}
+
+function latencyLine(l: LatencySummary): string {
+  const parts = [
+    `greeting sent ${l.greeting_sent_ms ?? '-'} ms / played ${l.greeting_played_ms ?? '-'} ms`,
+    `response p50 ${l.response_ms.p50} ms p95 ${l.response_ms.p95} ms (${l.response_ms.count})`,
+    `barge-in clear ${l.barge_in_clear_sent_ms.count > 0 ? `${l.barge_in_clear_sent_ms.p50} ms` : '-'}`,
+    `gaps ${l.gaps_ms.count} (${l.gaps_ms.total} ms)`,
+  ];
+  return `wire latency: ${parts.join(' · ')}`;
 }
 
 /** Waits until `done()` holds and the caller has heard everything the agent said (a polite caller). */

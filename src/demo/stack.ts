@@ -16,6 +16,7 @@ import {
 import type { InboundCallOptions, SimulatedCall } from '../emulators/plivo/index.ts';
 import { type PlivoEmulatorOptions, startPlivoEmulator } from '../emulators/plivo/index.ts';
 import { createLiveSession, type LiveSessionTuning } from '../gemini/live-session.ts';
+import { createOperator, type Operator, type OperatorOptions } from '../operator/index.ts';
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../server/gateway.ts';
 import { createMemoryCallStore } from '../store/memory.ts';
@@ -33,6 +34,8 @@ export interface LocalStackOptions {
   session?: LiveSessionTuning;
   manager?: Partial<Omit<CallManagerOptions, 'config' | 'store' | 'createSession'>>;
   gateway?: Partial<GatewayOptions>;
+  /** Wire latency, records API, recordings and webhook (src/operator), as in production. */
+  operator?: Partial<Omit<OperatorOptions, 'config' | 'store'>>;
 }
 
 export interface LocalStack {
@@ -40,6 +43,7 @@ export interface LocalStack {
   plivo: Awaited<ReturnType<typeof startPlivoEmulator>>;
   gateway: Gateway;
   manager: CallManager;
+  operator: Operator;
   store: CallStore;
   config: Config;
   audio: AudioEngine;
@@ -94,7 +98,9 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     if (!manager) throw new Error('call manager not ready');
     return manager;
   };
-  const router: CallRouter = {
+  // The operator needs no public URL at creation (it takes the gateway's when its routes are mounted).
+  const operator = createOperator({ config: loadConfig(env('http://127.0.0.1:8000')), store, ...o.operator });
+  const inner: CallRouter = {
     onAnswer: (info, base) => live().onAnswer(info, base),
     attachStream: (ctx, leg, start) => live().attachStream(ctx, leg, start),
     onHangup: (info) => live().onHangup(info),
@@ -102,6 +108,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     activeCalls: () => manager?.activeCalls() ?? 0,
     close: async () => manager?.close(),
   };
+  const router = operator.wrapRouter(inner);
   const gateway = await startGateway({
     config: loadConfig(env('http://127.0.0.1:8000')),
     router,
@@ -110,6 +117,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     publicUrl: (port) => `http://127.0.0.1:${port}`,
     defaultMetrics: false,
     ...o.gateway,
+    routes: [...(o.gateway?.routes ?? []), operator.routes],
   });
   const config = loadConfig(env(gateway.publicUrl));
   manager = new CallManager({
@@ -120,6 +128,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200, ...o.session }),
     ...o.manager,
     onCallEnded: (call) => {
+      operator.callEnded(call.recordId, call.ctx.callId);
       ended.set(call.ctx.callId, call);
       for (const w of endWaiters.get(call.ctx.callId) ?? []) w(call);
       endWaiters.delete(call.ctx.callId);
@@ -133,6 +142,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     plivo,
     gateway,
     manager,
+    operator,
     store,
     config,
     audio,
@@ -164,6 +174,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
         await plivo.close();
         await manager?.close();
         await gateway.close();
+        await operator.close();
         await gemini.close();
         await audio.close();
         await store.close();

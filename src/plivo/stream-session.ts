@@ -19,6 +19,7 @@ import type {
 } from '../calls/types.ts';
 import { errorMessage, InvalidStateError } from '../errors.ts';
 import { callLogger, type Logger } from '../log.ts';
+import { probeMessages, probes, publishStreamEvent } from '../probes/channels.ts';
 import type { EdgeErrorKind, EdgeStats } from './edge-stats.ts';
 import type { Pacer, Pumpable } from './pacer.ts';
 import {
@@ -277,6 +278,13 @@ export class PlivoStream implements PhoneLeg, Pumpable {
         const behind = (this.sentTotal - sentAt) * FRAME_MS;
         const now = this.pacer.now();
         if (now + behind > this.playEnd) this.playEnd = now + behind;
+        if (probes.playedStream.hasSubscribers) {
+          const m = probeMessages.playedStream;
+          m.stream = this;
+          m.at = now;
+          m.name = e.name;
+          probes.playedStream.publish(m);
+        }
         this.deliver(() => this.handler!.onPlayed(e.name));
         return;
       }
@@ -285,6 +293,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
           this.reject('media-before-start');
           return;
         }
+        if (probes.clearedAudio.hasSubscribers) publishStreamEvent('clearedAudio', this, this.pacer.now());
         this.deliver(() => this.handler!.onCleared());
         return;
       case 'stop':
@@ -342,6 +351,15 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     this.ring = new Uint8Array(this.ringFrames * this.frameSize);
     this.state = STREAMING;
     this.wasStarted = true;
+    // Before attachStream: the call may send agent audio (kept from a warm session) from inside it.
+    if (probes.streamStart.hasSubscribers) {
+      const m = probeMessages.streamStart;
+      m.stream = this;
+      m.at = this.pacer.now();
+      m.encoding = format.encoding;
+      m.sampleRate = format.sampleRate;
+      probes.streamStart.publish(m);
+    }
     const info: StreamStartInfo = {
       streamId: e.streamId,
       callId: e.callId,
@@ -351,7 +369,16 @@ export class PlivoStream implements PhoneLeg, Pumpable {
       extraHeaders: e.extraHeaders,
     };
     try {
-      this.uplink = this.audio.createUplink(format, (pcm16k) => this.handler?.onCallerAudio(pcm16k));
+      this.uplink = this.audio.createUplink(format, (pcm16k) => {
+        if (probes.callerAudio.hasSubscribers) {
+          const m = probeMessages.callerAudio;
+          m.stream = this;
+          m.at = this.pacer.now();
+          m.pcm16k = pcm16k;
+          probes.callerAudio.publish(m);
+        }
+        this.handler?.onCallerAudio(pcm16k);
+      });
       this.downlink = this.audio.createDownlink(format, (frame) => this.enqueue(frame));
       this.handler = this.router.attachStream(this.ctx, this, info);
     } catch (err) {
@@ -418,6 +445,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
   flushAgentAudio(): void {
     if (this.state !== STREAMING) return;
     this.downlink!.flush();
+    if (probes.agentTurnEnd.hasSubscribers) publishStreamEvent('agentTurnEnd', this, this.pacer.now());
   }
 
   checkpoint(name: string): void {
@@ -443,6 +471,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     this.playEnd = this.pacer.now();
     this.pacer.remove(this);
     this.transport.send(clearAudioMessage(this._streamId));
+    if (probes.clearAudio.hasSubscribers) publishStreamEvent('clearAudio', this, this.pacer.now());
   }
 
   sendDtmf(digits: string): void {
@@ -487,6 +516,13 @@ export class PlivoStream implements PhoneLeg, Pumpable {
         { droppedFrames: this.droppedHere, droppedMs: this.droppedHere * FRAME_MS },
         'agent audio dropped',
       );
+    }
+    if (wasStreaming && probes.streamEnd.hasSubscribers) {
+      const m = probeMessages.streamEnd;
+      m.stream = this;
+      m.at = this.pacer.now();
+      m.reason = reason;
+      probes.streamEnd.publish(m);
     }
     if (wasStreaming && this.handler) this.deliver(() => this.handler!.onStreamEnd(reason));
     this.onEndCb?.(this, reason);
@@ -553,6 +589,17 @@ export class PlivoStream implements PhoneLeg, Pumpable {
       const sampled = --this.stats.sendCountdown <= 0;
       const t0 = sampled ? performance.now() : 0;
       const status = this.transport.send(writer.writeFrom(this.ring, this.head * this.frameSize));
+      if (probes.playAudio.hasSubscribers) {
+        const m = probeMessages.playAudio;
+        m.stream = this;
+        m.at = now;
+        m.bytes = this.ring;
+        m.offset = this.head * this.frameSize;
+        m.length = this.frameSize;
+        m.playAt = Math.max(this.playEnd, now);
+        m.lateMs = now - this.playEnd;
+        probes.playAudio.publish(m);
+      }
       this.head = (this.head + 1) % this.ringFrames;
       this.count--;
       this.dequeuedTotal++;
