@@ -7,6 +7,8 @@ import type { Config } from './config.ts';
 import { createLiveSession } from './gemini/live-session.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
 import type { PlivoApi } from './plivo/api-types.ts';
+import { Playground } from './playground/index.ts';
+import { playgroundRoute } from './server/playground-route.ts';
 import type { RouteModule } from './server/gateway.ts';
 import { createCallStore } from './store/index.ts';
 import type { CallStore } from './store/types.ts';
@@ -19,6 +21,8 @@ export interface CallSide {
   manager: CallManager;
   outbound: Outbound;
   store: CallStore;
+  /** The browser playground, when PLAYGROUND=true. */
+  playground: Playground | undefined;
   /** After the gateway has drained: stops the dialer and closes the store (idempotent). */
   close(): Promise<void>;
 }
@@ -33,13 +37,18 @@ export function createCallSide(config: Config, plivoApi: PlivoApi): CallSide {
     createSession: (geminiConfig, opts) => createLiveSession(geminiConfig, opts),
     onCallbackScheduled: (record, request) => outbound.onCallbackScheduled(record, request),
   });
+  const playground = config.playground.enabled
+    ? new Playground({ config, store, createSession: (geminiConfig, opts) => createLiveSession(geminiConfig, opts) })
+    : undefined;
+  const router = outbound.wrapRouter(manager);
   let closing: Promise<void> | undefined;
   return {
-    router: outbound.wrapRouter(manager),
-    routes: [outbound.routes],
+    router: playground ? playground.wrapRouter(router) : router,
+    routes: playground ? [outbound.routes, playgroundRoute(playground)] : [outbound.routes],
     manager,
     outbound,
     store,
+    playground,
     close() {
       closing ??= (async () => {
         await outbound.close();

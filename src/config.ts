@@ -86,6 +86,14 @@ export const envSchema = z.object({
   STATE_STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: optionalUrl,
   CALL_RECORD_TTL_S: int(7 * 86_400, 60, 365 * 86_400),
+
+  // Browser playground (GET /playground): off unless asked for; without a token one is generated at start.
+  PLAYGROUND: bool(false),
+  PLAYGROUND_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+    .pipe(z.string().min(16, 'must be at least 16 characters (it guards a free agent)').optional()),
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -171,6 +179,12 @@ export interface Config {
     redisUrl: string | undefined;
     recordTtlS: number;
   };
+  playground: {
+    /** PLAYGROUND=true mounts GET /playground (src/playground). */
+    enabled: boolean;
+    /** PLAYGROUND_TOKEN; when unset a random one is generated at start and logged. */
+    token: string | undefined;
+  };
 }
 
 /** Parse and validate the environment. Throws ConfigError listing every problem. */
@@ -236,6 +250,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tools: { orderApiUrl: e.ORDER_API_URL, transferNumber: e.TRANSFER_NUMBER, timeoutMs: e.TOOL_TIMEOUT_MS },
     outbound: { apiKey: e.OUTBOUND_API_KEY },
     store: { kind: e.STATE_STORE, redisUrl: e.REDIS_URL, recordTtlS: e.CALL_RECORD_TTL_S },
+    playground: { enabled: e.PLAYGROUND, token: e.PLAYGROUND_TOKEN },
   };
   return deepFreeze(config);
 }

@@ -17,7 +17,9 @@ import type { InboundCallOptions, SimulatedCall } from '../emulators/plivo/index
 import { type PlivoEmulatorOptions, startPlivoEmulator } from '../emulators/plivo/index.ts';
 import { createLiveSession, type LiveSessionTuning } from '../gemini/live-session.ts';
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
+import { Playground } from '../playground/index.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../server/gateway.ts';
+import { playgroundRoute } from '../server/playground-route.ts';
 import { createMemoryCallStore } from '../store/memory.ts';
 import type { CallStore } from '../store/types.ts';
 
@@ -33,6 +35,8 @@ export interface LocalStackOptions {
   session?: LiveSessionTuning;
   manager?: Partial<Omit<CallManagerOptions, 'config' | 'store' | 'createSession'>>;
   gateway?: Partial<GatewayOptions>;
+  /** Mount the browser playground (GET /playground) as PLAYGROUND=true would. */
+  playground?: boolean;
 }
 
 export interface LocalStack {
@@ -43,6 +47,8 @@ export interface LocalStack {
   store: CallStore;
   config: Config;
   audio: AudioEngine;
+  /** The browser playground, when asked for. */
+  playground: Playground | undefined;
   /** The gateway's base URL (http://127.0.0.1:PORT). */
   base: string;
   /** Calls that ended, by Plivo CallUUID (record written). */
@@ -102,13 +108,33 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     activeCalls: () => manager?.activeCalls() ?? 0,
     close: async () => manager?.close(),
   };
+  const callEnded = (call: Call) => {
+    ended.set(call.ctx.callId, call);
+    for (const w of endWaiters.get(call.ctx.callId) ?? []) w(call);
+    endWaiters.delete(call.ctx.callId);
+    o.manager?.onCallEnded?.(call);
+  };
+  const preConfig = loadConfig(env('http://127.0.0.1:8000'));
+  // The playground needs only what the public URL does not change (token secret, Gemini, tools).
+  const playground = o.playground
+    ? new Playground({
+        config: preConfig,
+        store,
+        createSession: (cfg, opts) =>
+          createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200, ...o.session }),
+        timing: o.manager?.timing,
+        onEvent: o.manager?.onEvent,
+        onCallEnded: callEnded,
+      })
+    : undefined;
   const gateway = await startGateway({
-    config: loadConfig(env('http://127.0.0.1:8000')),
-    router,
+    config: preConfig,
+    router: playground ? playground.wrapRouter(router) : router,
     audio,
     plivoApi,
     publicUrl: (port) => `http://127.0.0.1:${port}`,
     defaultMetrics: false,
+    routes: playground ? [playgroundRoute(playground)] : [],
     ...o.gateway,
   });
   const config = loadConfig(env(gateway.publicUrl));
@@ -119,12 +145,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     createSession: (cfg, opts) =>
       createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200, ...o.session }),
     ...o.manager,
-    onCallEnded: (call) => {
-      ended.set(call.ctx.callId, call);
-      for (const w of endWaiters.get(call.ctx.callId) ?? []) w(call);
-      endWaiters.delete(call.ctx.callId);
-      o.manager?.onCallEnded?.(call);
-    },
+    onCallEnded: callEnded,
   });
   const base = gateway.publicUrl;
   let closing: Promise<void> | undefined;
@@ -136,6 +157,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     store,
     config,
     audio,
+    playground,
     base,
     ended,
     placeCall: (c = {}) =>
@@ -162,6 +184,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     close() {
       closing ??= (async () => {
         await plivo.close();
+        await playground?.close();
         await manager?.close();
         await gateway.close();
         await gemini.close();
