@@ -10,6 +10,7 @@ import type { CallEvent } from '../calls/events.ts';
 import { encodeWav, type SimulatedCall } from '../emulators/plivo/index.ts';
 import { setRootLogger } from '../log.ts';
 import { createCallerVoice } from './caller-voice.ts';
+import { runPlaygroundDemo } from './playground.ts';
 import { createPrinter } from './printer.ts';
 import { startLocalStack } from './stack.ts';
 
@@ -116,4 +117,6 @@ async function speak(
   await call.sendAudio(audio);
 }
 
-await main();
+const args = process.argv.slice(2);
+if (args.includes('--playground')) await runPlaygroundDemo(args);
+else await main();

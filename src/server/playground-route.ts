@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { errorMessage, GatewayError } from '../errors.ts';
 import { PLAYGROUND_VOICES, type Playground } from '../playground/index.ts';
 import type { GatewayDeps, RouteModule } from './gateway.ts';
-import { parseForm, readBody, Reply, requestInfo, statusLine } from './http.ts';
+import { BodyTooLargeError, parseForm, readBody, Reply, requestInfo, statusLine } from './http.ts';
 
 const ASSETS_DIR = new URL('../playground/public/', import.meta.url);
 const ASSETS: Record<string, string> = {
@@ -95,6 +95,7 @@ function mountPlayground(app: TemplatedApp, deps: GatewayDeps, pg: Playground): 
         reply.json(201, pg.mint(raw));
       })
       .catch((err: unknown) => {
+        if (err instanceof BodyTooLargeError) return reply.json(413, { error: err.message });
         if (err instanceof SyntaxError) return reply.json(400, { error: 'body must be JSON' });
         if (err instanceof z.ZodError) {
           return reply.json(400, { error: err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`) });

@@ -1,0 +1,302 @@
+// The playground's HTTP/WebSocket surface and its stream lifecycle, without a browser: the production composition
+// (src/app.ts) for the guard rails, the local stack (both emulators) for calls a Node client places by speaking
+// Plivo's stream protocol exactly as the page does.
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createAudioEngine } from '../../src/audio/engine.ts';
+import { createCallSide } from '../../src/app.ts';
+import { loadConfig, testEnv } from '../../src/config.ts';
+import { ConfigError } from '../../src/errors.ts';
+import { type LocalStack, startLocalStack } from '../../src/demo/stack.ts';
+import type { PlivoApi } from '../../src/plivo/api-types.ts';
+import { mintStreamToken, verifyStreamToken } from '../../src/plivo/stream-token.ts';
+import { type Gateway, startGateway } from '../../src/server/gateway.ts';
+
+const SCENARIO = join(import.meta.dirname, 'scenario.json');
+const TOKEN = 'test-playground-token-0123456789';
+
+const noPlivo: PlivoApi = {
+  makeCall: () => Promise.reject(new Error('no')),
+  hangupCall: () => Promise.reject(new Error('no')),
+  transferCall: () => Promise.reject(new Error('no')),
+  sendSms: () => Promise.reject(new Error('no')),
+  configureNumber: () => Promise.reject(new Error('no')),
+};
+
+async function production(env: Record<string, string>): Promise<{ gateway: Gateway; close(): Promise<void> }> {
+  const config = loadConfig(testEnv({ SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', ...env }));
+  const { engine: audio } = await createAudioEngine({ backend: 'ts', execution: 'inline', poolThreads: 1 });
+  const calls = createCallSide(config, noPlivo);
+  const gateway = await startGateway({
+    config,
+    router: calls.router,
+    audio,
+    plivoApi: noPlivo,
+    routes: calls.routes,
+    publicUrl: (p) => `http://127.0.0.1:${p}`,
+    defaultMetrics: false,
+  });
+  return {
+    gateway,
+    async close() {
+      await gateway.close();
+      await calls.close();
+      await audio.close();
+    },
+  };
+}
+
+/** Status of a WebSocket upgrade request: 101 when accepted, else the HTTP status of the refusal. */
+function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url.replace(/^ws/, 'http'), {
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+      },
+    });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve(101);
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('playground routes in the production composition', () => {
+  it('are not mounted unless PLAYGROUND=true', async () => {
+    const app = await production({});
+    try {
+      const r = await fetch(`${app.gateway.publicUrl}/playground?token=anything`);
+      expect(r.status).toBe(404);
+      expect((await fetch(`${app.gateway.publicUrl}/playground/api/options`)).status).toBe(404);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('rejects a PLAYGROUND_TOKEN too short to guard a free agent', () => {
+    expect(() => loadConfig(testEnv({ PLAYGROUND: 'true', PLAYGROUND_TOKEN: 'short' }))).toThrow(ConfigError);
+  });
+
+  describe('with PLAYGROUND=true', () => {
+    let app: Awaited<ReturnType<typeof production>>;
+    let base: string;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+
+    beforeAll(async () => {
+      app = await production({ PLAYGROUND: 'true', PLAYGROUND_TOKEN: TOKEN });
+      base = app.gateway.publicUrl;
+    });
+    afterAll(async () => {
+      await app?.close();
+    });
+
+    it('serves the page only with the token, with a strict content security policy', async () => {
+      expect((await fetch(`${base}/playground`)).status).toBe(401);
+      expect((await fetch(`${base}/playground?token=${TOKEN}x`)).status).toBe(401);
+      const ok = await fetch(`${base}/playground?token=${TOKEN}`);
+      expect(ok.status).toBe(200);
+      expect(ok.headers.get('content-type')).toContain('text/html');
+      expect(ok.headers.get('content-security-policy')).toContain("default-src 'self'");
+      expect(await ok.text()).toContain('Agent playground');
+      const js = await fetch(`${base}/playground/assets/app.js`);
+      expect(js.headers.get('content-type')).toContain('javascript');
+      expect((await fetch(`${base}/playground/assets/..%2Fconfig.ts`)).status).toBe(404);
+    });
+
+    it('guards the API with the bearer token', async () => {
+      expect((await fetch(`${base}/playground/api/options`)).status).toBe(401);
+      expect((await fetch(`${base}/playground/api/calls`, { method: 'POST', body: '{}' })).status).toBe(401);
+      const o = (await (await fetch(`${base}/playground/api/options`, { headers: auth })).json()) as {
+        voices: string[];
+        defaultVoice: string;
+      };
+      expect(o.voices).toContain('Kore');
+      expect(o.defaultVoice).toBe('Kore');
+    });
+
+    it('answers bad mint requests with a clear 400', async () => {
+      const post = (body: string) =>
+        fetch(`${base}/playground/api/calls`, {
+          method: 'POST',
+          headers: { ...auth, 'content-type': 'application/json' },
+          body,
+        });
+      const notJson = await post('{nope');
+      expect(notJson.status).toBe(400);
+      expect(await notJson.json()).toEqual({ error: 'body must be JSON' });
+      const badVoice = await post(JSON.stringify({ voice: 'Nobody' }));
+      expect(badVoice.status).toBe(400);
+      expect(JSON.stringify(await badVoice.json())).toContain('voice');
+      expect((await post(JSON.stringify({ prompt: 'sideways' }))).status).toBe(400);
+      expect((await post(JSON.stringify({ extra: 1 }))).status).toBe(400);
+      expect((await post('x'.repeat(5000))).status).toBe(413);
+    });
+
+    it('mints a signed playground stream URL: direction playground, caller id browser', async () => {
+      const r = await fetch(`${base}/playground/api/calls`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt: 'outbound', voice: 'Puck', openingReason: 'your order shipped' }),
+      });
+      expect(r.status).toBe(201);
+      const m = (await r.json()) as { callId: string; streamPath: string; eventsPath: string; voice: string };
+      expect(m.voice).toBe('Puck');
+      const ctx = verifyStreamToken(m.streamPath.slice('/stream/'.length), 'emulator-auth-token');
+      expect(ctx).toMatchObject({
+        callId: m.callId,
+        direction: 'playground',
+        from: 'browser',
+        openingReason: 'your order shipped',
+      });
+      const ws = `${base.replace('http', 'ws')}${m.eventsPath}`;
+      expect(await upgradeStatus(`${ws}?token=wrong`)).toBe(401);
+      expect(await upgradeStatus(`${ws}?token=${TOKEN}`)).toBe(101);
+    });
+  });
+});
+
+/** A Node client that speaks the page's side of the Plivo stream protocol. */
+class PageClient {
+  readonly ws: WebSocket;
+  readonly received: Array<Record<string, unknown>> = [];
+  readonly closed: Promise<number>;
+  readonly streamId = crypto.randomUUID();
+  seq = 0;
+
+  constructor(url: string) {
+    this.ws = new WebSocket(url);
+    this.ws.addEventListener('message', (e) =>
+      this.received.push(JSON.parse(String(e.data)) as Record<string, unknown>),
+    );
+    this.closed = new Promise((r) => this.ws.addEventListener('close', (e) => r(e.code)));
+  }
+
+  opened(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ws.addEventListener('open', () => resolve(), { once: true });
+      this.ws.addEventListener('error', () => reject(new Error('socket error')), { once: true });
+    });
+  }
+
+  start(callId: string): void {
+    this.send({
+      event: 'start',
+      sequenceNumber: ++this.seq,
+      start: {
+        callId,
+        streamId: this.streamId,
+        accountId: 'playground',
+        tracks: ['inbound'],
+        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 },
+      },
+      extra_headers: '',
+    });
+  }
+
+  silence(frames: number): void {
+    const payload = Buffer.alloc(160, 0xff).toString('base64');
+    for (let i = 0; i < frames; i++) {
+      this.send({
+        event: 'media',
+        sequenceNumber: ++this.seq,
+        streamId: this.streamId,
+        media: { track: 'inbound', timestamp: String(Date.now()), chunk: i + 1, payload },
+        extra_headers: '',
+      });
+    }
+  }
+
+  stop(callId: string): void {
+    this.send({
+      event: 'stop',
+      sequenceNumber: ++this.seq,
+      streamId: this.streamId,
+      stop: { callId, streamId: this.streamId, reason: 'caller hung up' },
+      extra_headers: '',
+    });
+    this.ws.close(1000);
+  }
+
+  send(m: unknown): void {
+    this.ws.send(JSON.stringify(m));
+  }
+}
+
+describe('playground calls on the local stack', () => {
+  let stack: LocalStack;
+  let auth: Record<string, string>;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({ scenario: SCENARIO, playground: true, gemini: { speech: 'synthetic' } });
+    auth = { authorization: `Bearer ${stack.playground!.token}`, 'content-type': 'application/json' };
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  const mint = async () => {
+    const r = await fetch(`${stack.base}/playground/api/calls`, { method: 'POST', headers: auth, body: '{}' });
+    expect(r.status).toBe(201);
+    return (await r.json()) as { callId: string; streamPath: string; eventsPath: string };
+  };
+
+  it('a page hang-up (stop) ends the call like a caller hanging up: record completed, nothing sent to Plivo', async () => {
+    const m = await mint();
+    const events: Array<{ type: string }> = [];
+    const ev = new WebSocket(`${stack.base.replace('http', 'ws')}${m.eventsPath}?token=${stack.playground!.token}`);
+    ev.addEventListener('message', (e) => events.push(JSON.parse(String(e.data)) as { type: string }));
+    const page = new PageClient(`${stack.base.replace('http', 'ws')}${m.streamPath}`);
+    await page.opened();
+    page.start(m.callId);
+    page.silence(25);
+    // A second stream for the same playground call is refused while the first is live.
+    expect(await upgradeStatus(`${stack.base.replace('http', 'ws')}${m.streamPath}`)).toBe(409);
+    page.stop(m.callId);
+    const call = await stack.callEnded(m.callId);
+    expect(call.endReason).toBe('stream-stop');
+    const record = await stack.store.get(call.recordId);
+    expect(record).toMatchObject({ direction: 'playground', from: 'browser' });
+    await expect.poll(async () => (await stack.store.get(call.recordId))?.status, { timeout: 5000 }).toBe('completed');
+    await expect.poll(() => events.some((e) => e.type === 'ended'), { timeout: 5000 }).toBe(true);
+    expect(stack.plivo.requests).toEqual([]);
+    ev.close();
+  });
+
+  it('refuses a playground stream token whose call was never minted, and phone calls carry on', async () => {
+    const token = mintStreamToken(
+      { callId: 'pg-forged', direction: 'playground', from: 'browser', to: '+15555550100' },
+      { secret: stack.config.plivo.streamTokenSecret, ttlS: 60 },
+    );
+    const page = new PageClient(`${stack.base.replace('http', 'ws')}/stream/${token}`);
+    await page.opened();
+    page.start('pg-forged');
+    expect(await page.closed).toBe(1011);
+    expect(stack.playground!.activeCalls()).toBe(0);
+
+    const phone = await stack.placeCall({ idleMedia: 'silence' });
+    expect(stack.manager.activeCalls()).toBe(1);
+    await phone.hangup();
+    await stack.callEnded(phone.callUuid);
+  });
+
+  it('bounds the number of open playground calls', async () => {
+    let refused = 0;
+    for (let i = 0; i < 12; i++) {
+      const r = await fetch(`${stack.base}/playground/api/calls`, { method: 'POST', headers: auth, body: '{}' });
+      if (r.status === 429) refused++;
+      else expect(r.status).toBe(201);
+    }
+    expect(refused).toBeGreaterThan(0);
+  });
+});
