@@ -73,7 +73,7 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     // A fresh profile per run (playwright takes it as launchPersistentContext's userDataDir).
     browser = await chromium.launchPersistentContext(join(dir, 'profile'), {
       executablePath: CHROMIUM,
-      viewport: { width: 1280, height: 820 },
+      viewport: { width: 1280, height: 1040 },
       headless: true,
       args: [
         '--headless',
@@ -103,9 +103,13 @@ describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
     // Without the token the page is refused.
     const refused = await page.goto(`${stack.base}/playground`);
     expect(refused?.status()).toBe(401);
+    // Page errors and failed requests (the favicon Chromium asks for on its own is not the page's).
     const consoleErrors: string[] = [];
     page.on('console', (m) => {
-      if (m.type() === 'error') consoleErrors.push(m.text());
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) consoleErrors.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) consoleErrors.push(`${r.status()} ${r.url()}`);
     });
 
     await page.goto(`${stack.base}/playground?token=${encodeURIComponent(stack.playground!.token)}`);
