@@ -1,8 +1,6 @@
 // The playground's HTTP/WebSocket surface and its stream lifecycle, without a browser: the production composition
 // (src/app.ts) for the guard rails, the local stack (both emulators) for calls a Node client places by speaking
 // Plivo's stream protocol exactly as the page does.
-import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAudioEngine } from '../../src/audio/engine.ts';
@@ -13,6 +11,7 @@ import { type LocalStack, startLocalStack } from '../../src/demo/stack.ts';
 import type { PlivoApi } from '../../src/plivo/api-types.ts';
 import { mintStreamToken, verifyStreamToken } from '../../src/plivo/stream-token.ts';
 import { type Gateway, startGateway } from '../../src/server/gateway.ts';
+import { PageClient, upgradeStatus } from './helpers.ts';
 
 const SCENARIO = join(import.meta.dirname, 'scenario.json');
 const TOKEN = 'test-playground-token-0123456789';
@@ -46,30 +45,6 @@ async function production(env: Record<string, string>): Promise<{ gateway: Gatew
       await audio.close();
     },
   };
-}
-
-/** Status of a WebSocket upgrade request: 101 when accepted, else the HTTP status of the refusal. */
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(url.replace(/^ws/, 'http'), {
-      headers: {
-        connection: 'Upgrade',
-        upgrade: 'websocket',
-        'sec-websocket-version': '13',
-        'sec-websocket-key': randomBytes(16).toString('base64'),
-      },
-    });
-    req.on('upgrade', (_res, socket) => {
-      socket.destroy();
-      resolve(101);
-    });
-    req.on('response', (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 describe('playground routes in the production composition', () => {
@@ -166,73 +141,6 @@ describe('playground routes in the production composition', () => {
   });
 });
 
-/** A Node client that speaks the page's side of the Plivo stream protocol. */
-class PageClient {
-  readonly ws: WebSocket;
-  readonly received: Array<Record<string, unknown>> = [];
-  readonly closed: Promise<number>;
-  readonly streamId = crypto.randomUUID();
-  seq = 0;
-
-  constructor(url: string) {
-    this.ws = new WebSocket(url);
-    this.ws.addEventListener('message', (e) =>
-      this.received.push(JSON.parse(String(e.data)) as Record<string, unknown>),
-    );
-    this.closed = new Promise((r) => this.ws.addEventListener('close', (e) => r(e.code)));
-  }
-
-  opened(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.ws.addEventListener('open', () => resolve(), { once: true });
-      this.ws.addEventListener('error', () => reject(new Error('socket error')), { once: true });
-    });
-  }
-
-  start(callId: string): void {
-    this.send({
-      event: 'start',
-      sequenceNumber: ++this.seq,
-      start: {
-        callId,
-        streamId: this.streamId,
-        accountId: 'playground',
-        tracks: ['inbound'],
-        mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000 },
-      },
-      extra_headers: '',
-    });
-  }
-
-  silence(frames: number): void {
-    const payload = Buffer.alloc(160, 0xff).toString('base64');
-    for (let i = 0; i < frames; i++) {
-      this.send({
-        event: 'media',
-        sequenceNumber: ++this.seq,
-        streamId: this.streamId,
-        media: { track: 'inbound', timestamp: String(Date.now()), chunk: i + 1, payload },
-        extra_headers: '',
-      });
-    }
-  }
-
-  stop(callId: string): void {
-    this.send({
-      event: 'stop',
-      sequenceNumber: ++this.seq,
-      streamId: this.streamId,
-      stop: { callId, streamId: this.streamId, reason: 'caller hung up' },
-      extra_headers: '',
-    });
-    this.ws.close(1000);
-  }
-
-  send(m: unknown): void {
-    this.ws.send(JSON.stringify(m));
-  }
-}
-
 describe('playground calls on the local stack', () => {
   let stack: LocalStack;
   let auth: Record<string, string>;
@@ -299,4 +207,60 @@ describe('playground calls on the local stack', () => {
     }
     expect(refused).toBeGreaterThan(0);
   });
+});
+
+describe('the simulated phone', () => {
+  let stack: LocalStack;
+
+  beforeAll(async () => {
+    stack = await startLocalStack({
+      scenario: {
+        name: 'playground-transfer',
+        speech: 'synthetic',
+        responseDelayMs: 50,
+        startDelayMs: 50,
+        turns: [
+          {
+            trigger: 'caller-speech',
+            callerText: 'Put me through to a person, please.',
+            text: 'Of course, transferring you now.',
+            toolCalls: [{ name: 'transfer_call', args: { reason: 'asked for a human' } }],
+          },
+        ],
+      },
+      playground: true,
+      env: { TRANSFER_NUMBER: '+15555550199' },
+    });
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('transfer_call is shown to the page and ends the stream; nothing reaches Plivo', async () => {
+    const token = stack.playground!.token;
+    const r = await fetch(`${stack.base}/playground/api/calls`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const m = (await r.json()) as { callId: string; streamPath: string; eventsPath: string };
+    const events: Array<Record<string, unknown>> = [];
+    const ev = new WebSocket(`${stack.base.replace('http', 'ws')}${m.eventsPath}?token=${token}`);
+    ev.addEventListener('message', (e) => events.push(JSON.parse(String(e.data)) as Record<string, unknown>));
+    const page = new PageClient(`${stack.base.replace('http', 'ws')}${m.streamPath}`);
+    await page.opened();
+    page.start(m.callId);
+    page.tone(30);
+    page.silence(40);
+    const call = await stack.callEnded(m.callId, 15_000);
+    expect(call.endReason).toBe('transferred');
+    expect(events).toContainEqual(expect.objectContaining({ type: 'phone', action: 'transfer', to: '…0199' }));
+    expect(page.received.some((x) => x.event === 'playAudio')).toBe(true);
+    expect(await page.closed).toBeGreaterThan(0);
+    const record = await stack.store.get(call.recordId);
+    expect(record?.outcome).toBe('transferred');
+    expect(record?.toolCalls.map((t) => t.name)).toEqual(['transfer_call']);
+    expect(stack.plivo.requests).toEqual([]);
+    ev.close();
+  }, 20_000);
 });
