@@ -82,7 +82,7 @@ export class PageClient {
   }
 
   frames(payloads: string[]): void {
-    for (const [i, payload] of payloads.entries()) {
+    for (const payload of payloads) {
       this.send({
         event: 'media',
         sequenceNumber: ++this.seq,
