@@ -14,9 +14,8 @@ import { encodeWav } from '../../src/emulators/gemini-live/wav.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) {
-  console.warn(`playground browser test skipped: no Chromium at ${CHROMIUM} (apt-get install chromium)`);
-}
+const SKIP_REASON = `skipped: no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`;
+if (!hasChromium) console.warn(`playground browser test ${SKIP_REASON}`);
 
 interface PageState {
   ready?: boolean;
@@ -40,7 +39,7 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
-describe.skipIf(!hasChromium)('playground in headless Chromium', () => {
+describe.skipIf(!hasChromium)(`playground in headless Chromium${hasChromium ? '' : ` (${SKIP_REASON})`}`, () => {
   let stack: LocalStack;
   let browser: BrowserContext;
   let dir: string;
