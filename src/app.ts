@@ -8,6 +8,8 @@ import { createLiveSession } from './gemini/live-session.ts';
 import { createOperator, type Operator } from './operator/index.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
 import type { PlivoApi } from './plivo/api-types.ts';
+import { Playground } from './playground/index.ts';
+import { playgroundRoute } from './server/playground-route.ts';
 import type { RouteModule } from './server/gateway.ts';
 import { createCallStore } from './store/index.ts';
 import type { CallStore } from './store/types.ts';
@@ -22,6 +24,8 @@ export interface CallSide {
   /** Wire latency, call records API, recordings, post-call webhook. */
   operator: Operator;
   store: CallStore;
+  /** The browser playground, when PLAYGROUND=true. */
+  playground: Playground | undefined;
   /** After the gateway has drained: stops the dialer and closes the store (idempotent). */
   close(): Promise<void>;
 }
@@ -38,14 +42,19 @@ export function createCallSide(config: Config, plivoApi: PlivoApi): CallSide {
     onCallbackScheduled: (record, request) => outbound.onCallbackScheduled(record, request),
     onCallEnded: (call) => operator.callEnded(call.recordId, call.ctx.callId),
   });
+  const playground = config.playground.enabled
+    ? new Playground({ config, store, createSession: (geminiConfig, opts) => createLiveSession(geminiConfig, opts) })
+    : undefined;
+  const router = operator.wrapRouter(outbound.wrapRouter(manager));
   let closing: Promise<void> | undefined;
   return {
-    router: operator.wrapRouter(outbound.wrapRouter(manager)),
-    routes: [outbound.routes, operator.routes],
+    router: playground ? playground.wrapRouter(router) : router,
+    routes: playground ? [outbound.routes, operator.routes, playgroundRoute(playground)] : [outbound.routes, operator.routes],
     manager,
     outbound,
     operator,
     store,
+    playground,
     close() {
       closing ??= (async () => {
         await outbound.close();

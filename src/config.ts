@@ -109,6 +109,13 @@ export const envSchema = z.object({
   RECORDING_S3_SECRET_ACCESS_KEY: optionalString,
   RECORDING_S3_PREFIX: z.string().default('recordings/'),
   PRICE_TABLE: optionalString,
+  // Browser playground (GET /playground): off unless asked for; without a token one is generated at start.
+  PLAYGROUND: bool(false),
+  PLAYGROUND_TOKEN: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+    .pipe(z.string().min(16, 'must be at least 16 characters (it guards a free agent)').optional()),
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -261,6 +268,12 @@ export interface Config {
     };
     prices: PriceTable;
   };
+  playground: {
+    /** PLAYGROUND=true mounts GET /playground (src/playground). */
+    enabled: boolean;
+    /** PLAYGROUND_TOKEN; when unset a random one is generated at start and logged. */
+    token: string | undefined;
+  };
 }
 
 /** Parse and validate the environment. Throws ConfigError listing every problem. */
@@ -356,6 +369,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       prices: parsePriceTable(e.PRICE_TABLE),
     },
+    playground: { enabled: e.PLAYGROUND, token: e.PLAYGROUND_TOKEN },
   };
   return deepFreeze(config);
 }

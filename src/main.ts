@@ -43,6 +43,13 @@ async function main(): Promise<void> {
     logger.info(`Ready. Point ${config.plivo.phoneNumber}'s answer URL at ${gateway.publicUrl}/answer`);
   }
 
+  if (calls.playground) {
+    // A generated token is known to nobody else, so it is printed; a configured one is not repeated in logs.
+    const pg = calls.playground;
+    const url = `${gateway.publicUrl}/playground?token=${pg.generatedToken ? pg.token : '<PLAYGROUND_TOKEN>'}`;
+    logger.warn({ url }, `PLAYGROUND=true: talk to the agent in a browser at ${url}`);
+  }
+
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

@@ -11,7 +11,7 @@ export const DEFAULT_PROMPTS_DIR = fileURLToPath(new URL('../../prompts/', impor
 
 const cache = new Map<string, string>();
 
-export function loadPromptTemplate(kind: CallContext['direction'], dir: string = DEFAULT_PROMPTS_DIR): string {
+export function loadPromptTemplate(kind: 'inbound' | 'outbound', dir: string = DEFAULT_PROMPTS_DIR): string {
   const file = join(dir, `${kind}.md`);
   let text = cache.get(file);
   if (text === undefined) {
@@ -65,7 +65,9 @@ export interface PromptOptions {
 }
 
 export function buildSystemPrompt(ctx: CallContext, opts: PromptOptions = {}): string {
-  const template = loadPromptTemplate(ctx.direction, opts.dir ?? DEFAULT_PROMPTS_DIR);
+  // A playground call runs the prompt its page chose, exactly as a phone call in that direction would.
+  const kind = ctx.direction === 'playground' ? (ctx.prompt ?? 'inbound') : ctx.direction;
+  const template = loadPromptTemplate(kind, opts.dir ?? DEFAULT_PROMPTS_DIR);
   const values: Record<string, string> = {
     openingReason: sanitiseValue(ctx.openingReason ?? 'a follow-up on their interest in TechFlow'),
     objective: sanitiseValue(
@@ -82,7 +84,7 @@ export function buildSystemPrompt(ctx: CallContext, opts: PromptOptions = {}): s
     '# This call',
     '',
     `- Current date and time (UTC): ${now.toISOString().slice(0, 16).replace('T', ' ')} (${weekday(now)})`,
-    `- Direction: ${ctx.direction === 'inbound' ? 'the customer called us' : 'we called the customer'}`,
+    `- Direction: ${kind === 'inbound' ? 'the customer called us' : 'we called the customer'}`,
   ];
   return `${renderTemplate(template, values).trimEnd()}\n${facts.join('\n')}\n`;
 }

@@ -3,7 +3,8 @@
 // only sees decoded audio and typed events.
 import type { PhoneAudioFormat } from '../audio/types.ts';
 
-export type CallDirection = 'inbound' | 'outbound';
+/** `playground`: a browser on GET /playground speaking the Plivo stream protocol (src/playground). */
+export type CallDirection = 'inbound' | 'outbound' | 'playground';
 
 /**
  * What we know about a call when Plivo asks for its XML. It travels inside the signed stream token so that any
@@ -22,6 +23,8 @@ export interface CallContext {
   objective?: string | undefined;
   /** Caller-visible variables for the outbound prompt (customer name…). */
   variables?: Record<string, string> | undefined;
+  /** Playground calls: which system prompt the page chose. */
+  prompt?: 'inbound' | 'outbound' | undefined;
 }
 
 /** From Plivo's `start` event. */

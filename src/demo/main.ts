@@ -14,6 +14,7 @@ import { setRootLogger } from '../log.ts';
 import type { LatencySummary } from '../observability/latency.ts';
 import type { OperatorRecord } from '../records/view.ts';
 import { createCallerVoice } from './caller-voice.ts';
+import { runPlaygroundDemo } from './playground.ts';
 import { createPrinter } from './printer.ts';
 import { startLocalStack } from './stack.ts';
 
@@ -157,4 +158,6 @@ async function speak(
   await call.sendAudio(audio);
 }
 
-await main();
+const args = process.argv.slice(2);
+if (args.includes('--playground')) await runPlaygroundDemo(args);
+else await main();

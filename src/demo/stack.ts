@@ -18,7 +18,9 @@ import { type PlivoEmulatorOptions, startPlivoEmulator } from '../emulators/pliv
 import { createLiveSession, type LiveSessionTuning } from '../gemini/live-session.ts';
 import { createOperator, type Operator, type OperatorOptions } from '../operator/index.ts';
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
+import { Playground } from '../playground/index.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../server/gateway.ts';
+import { playgroundRoute } from '../server/playground-route.ts';
 import { createMemoryCallStore } from '../store/memory.ts';
 import type { CallStore } from '../store/types.ts';
 
@@ -36,6 +38,8 @@ export interface LocalStackOptions {
   gateway?: Partial<GatewayOptions>;
   /** Wire latency, records API, recordings and webhook (src/operator), as in production. */
   operator?: Partial<Omit<OperatorOptions, 'config' | 'store'>>;
+  /** Mount the browser playground (GET /playground) as PLAYGROUND=true would. */
+  playground?: boolean;
 }
 
 export interface LocalStack {
@@ -47,6 +51,8 @@ export interface LocalStack {
   store: CallStore;
   config: Config;
   audio: AudioEngine;
+  /** The browser playground, when asked for. */
+  playground: Playground | undefined;
   /** The gateway's base URL (http://127.0.0.1:PORT). */
   base: string;
   /** Calls that ended, by Plivo CallUUID (record written). */
@@ -109,15 +115,35 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     close: async () => manager?.close(),
   };
   const router = operator.wrapRouter(inner);
+  const callEnded = (call: Call) => {
+    operator.callEnded(call.recordId, call.ctx.callId);
+    ended.set(call.ctx.callId, call);
+    for (const w of endWaiters.get(call.ctx.callId) ?? []) w(call);
+    endWaiters.delete(call.ctx.callId);
+    o.manager?.onCallEnded?.(call);
+  };
+  const preConfig = loadConfig(env('http://127.0.0.1:8000'));
+  // The playground needs only what the public URL does not change (token secret, Gemini, tools).
+  const playground = o.playground
+    ? new Playground({
+        config: preConfig,
+        store,
+        createSession: (cfg, opts) =>
+          createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200, ...o.session }),
+        timing: o.manager?.timing,
+        onEvent: o.manager?.onEvent,
+        onCallEnded: callEnded,
+      })
+    : undefined;
   const gateway = await startGateway({
-    config: loadConfig(env('http://127.0.0.1:8000')),
-    router,
+    config: preConfig,
+    router: playground ? playground.wrapRouter(router) : router,
     audio,
     plivoApi,
     publicUrl: (port) => `http://127.0.0.1:${port}`,
     defaultMetrics: false,
     ...o.gateway,
-    routes: [...(o.gateway?.routes ?? []), operator.routes],
+    routes: [...(o.gateway?.routes ?? []), operator.routes, ...(playground ? [playgroundRoute(playground)] : [])],
   });
   const config = loadConfig(env(gateway.publicUrl));
   manager = new CallManager({
@@ -127,13 +153,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     createSession: (cfg, opts) =>
       createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200, ...o.session }),
     ...o.manager,
-    onCallEnded: (call) => {
-      operator.callEnded(call.recordId, call.ctx.callId);
-      ended.set(call.ctx.callId, call);
-      for (const w of endWaiters.get(call.ctx.callId) ?? []) w(call);
-      endWaiters.delete(call.ctx.callId);
-      o.manager?.onCallEnded?.(call);
-    },
+    onCallEnded: callEnded,
   });
   const base = gateway.publicUrl;
   let closing: Promise<void> | undefined;
@@ -146,6 +166,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     store,
     config,
     audio,
+    playground,
     base,
     ended,
     placeCall: (c = {}) =>
@@ -172,6 +193,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     close() {
       closing ??= (async () => {
         await plivo.close();
+        await playground?.close();
         await manager?.close();
         await gateway.close();
         await operator.close();

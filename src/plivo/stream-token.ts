@@ -25,7 +25,8 @@ interface Claims {
   /** kind: 's' stream, 't' transfer */
   k: 's' | 't';
   c: string;
-  d: 'i' | 'o';
+  /** direction: inbound, outbound, playground */
+  d: 'i' | 'o' | 'p';
   f: string;
   t: string;
   o?: string;
@@ -118,7 +119,7 @@ export function mintStreamToken(ctx: CallContext, o: TokenOptions): string {
   const claims: Claims = {
     k: 's',
     c: ctx.callId,
-    d: ctx.direction === 'inbound' ? 'i' : 'o',
+    d: ctx.direction === 'inbound' ? 'i' : ctx.direction === 'playground' ? 'p' : 'o',
     f: ctx.from,
     t: ctx.to,
     e: Math.floor((o.nowMs ?? Date.now()) / 1000) + o.ttlS,
@@ -138,13 +139,15 @@ export function mintStreamToken(ctx: CallContext, o: TokenOptions): string {
   return token;
 }
 
+const DIRECTIONS = { i: 'inbound', o: 'outbound', p: 'playground' } as const;
+
 /** Verifies a stream token and returns its CallContext. Throws StreamTokenError. */
 export function verifyStreamToken(token: string, secret: string, nowMs = Date.now()): CallContext {
   const c = open(secret, token, 's', nowMs);
-  if ((c.d !== 'i' && c.d !== 'o') || typeof c.f !== 'string' || typeof c.t !== 'string') {
+  if ((c.d !== 'i' && c.d !== 'o' && c.d !== 'p') || typeof c.f !== 'string' || typeof c.t !== 'string') {
     throw new StreamTokenError('malformed', c.c);
   }
-  const ctx: CallContext = { callId: c.c, direction: c.d === 'i' ? 'inbound' : 'outbound', from: c.f, to: c.t };
+  const ctx: CallContext = { callId: c.c, direction: DIRECTIONS[c.d], from: c.f, to: c.t };
   if (typeof c.o === 'string') ctx.outboundId = c.o;
   if (typeof c.cp === 'string') ctx.campaignId = c.cp;
   if (typeof c.r === 'string') ctx.openingReason = c.r;

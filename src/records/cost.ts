@@ -89,14 +89,15 @@ export interface CostEstimate {
 export function estimateCost(
   usage: ModalityUsage,
   prices: PriceTable,
-  call: { direction: 'inbound' | 'outbound'; durationS: number | undefined },
+  call: { direction: 'inbound' | 'outbound' | 'playground'; durationS: number | undefined },
 ): CostEstimate {
   const sum = (side: Record<string, number>, table: Record<string, number>) =>
     Object.entries(side).reduce((acc, [m, n]) => acc + (n / 1e6) * (table[m] ?? table.AUDIO ?? 0), 0);
   const input = sum(usage.input, prices.input_per_mtok);
   const output = sum(usage.output, prices.output_per_mtok);
   const minutes = call.durationS === undefined ? 0 : Math.ceil(call.durationS / 60);
-  const telephony = minutes * prices.telephony_per_min[call.direction];
+  // A playground call never touches the phone network: Gemini's share only.
+  const telephony = call.direction === 'playground' ? 0 : minutes * prices.telephony_per_min[call.direction];
   const r = (v: number) => Math.round(v * 1e6) / 1e6;
   return {
     currency: prices.currency,

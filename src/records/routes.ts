@@ -63,8 +63,8 @@ export function recordsRoutes(deps: RecordsRouteDeps): (app: TemplatedApp) => vo
     const from = parseTime('from', q.get('from'), 0);
     const to = parseTime('to', q.get('to'), Number.MAX_SAFE_INTEGER);
     const direction = q.get('direction');
-    if (direction !== null && direction !== 'inbound' && direction !== 'outbound') {
-      throw new HttpError(400, 'direction: must be inbound or outbound');
+    if (direction !== null && direction !== 'inbound' && direction !== 'outbound' && direction !== 'playground') {
+      throw new HttpError(400, 'direction: must be inbound, outbound or playground');
     }
     const limitRaw = q.get('limit');
     const limit = limitRaw === null ? 50 : Number(limitRaw);
