@@ -86,6 +86,14 @@ export const envSchema = z.object({
   STATE_STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: optionalUrl,
   CALL_RECORD_TTL_S: int(7 * 86_400, 60, 365 * 86_400),
+
+  // Conversation: opening turn, voicemail, silent agent turns, filler while Gemini connects (src/calls, src/gemini)
+  OUTBOUND_OPENING_SILENCE_MS: int(2500, 0, 30_000),
+  OUTBOUND_OPENING_PAUSE_MS: int(600, 100, 5000),
+  VOICEMAIL: z.enum(['hangup', 'message']).default('hangup'),
+  GEMINI_FIRST_CONNECT_BUDGET_MS: int(9000, 1000, 120_000),
+  FILLER_PROMPT_AFTER_MS: int(1500, 0, 30_000),
+  SILENT_TURN_PEAK: int(200, 0, 32_767),
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -171,6 +179,20 @@ export interface Config {
     redisUrl: string | undefined;
     recordTtlS: number;
   };
+  conversation: {
+    /** Outbound: send the opening turn after this much silence since the stream started, if the callee said nothing. */
+    openingSilenceMs: number;
+    /** Outbound: …or once the callee spoke ("Hello?") and then paused this long. */
+    openingPauseMs: number;
+    /** Machine detection said machine: hang up, or leave prompts/voicemail.md and then hang up. */
+    voicemail: 'hangup' | 'message';
+    /** Time for the first Gemini connection of a call, all attempts included, before the apology prompt. */
+    firstConnectBudgetMs: number;
+    /** Play the filler prompt when Gemini is not ready this long after the stream started (0 = never). */
+    fillerAfterMs: number;
+    /** An agent turn whose audio never goes above this PCM16 peak counts as silent. */
+    silentTurnPeak: number;
+  };
 }
 
 /** Parse and validate the environment. Throws ConfigError listing every problem. */
@@ -236,6 +258,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tools: { orderApiUrl: e.ORDER_API_URL, transferNumber: e.TRANSFER_NUMBER, timeoutMs: e.TOOL_TIMEOUT_MS },
     outbound: { apiKey: e.OUTBOUND_API_KEY },
     store: { kind: e.STATE_STORE, redisUrl: e.REDIS_URL, recordTtlS: e.CALL_RECORD_TTL_S },
+    conversation: {
+      openingSilenceMs: e.OUTBOUND_OPENING_SILENCE_MS,
+      openingPauseMs: e.OUTBOUND_OPENING_PAUSE_MS,
+      voicemail: e.VOICEMAIL,
+      firstConnectBudgetMs: e.GEMINI_FIRST_CONNECT_BUDGET_MS,
+      fillerAfterMs: e.FILLER_PROMPT_AFTER_MS,
+      silentTurnPeak: e.SILENT_TURN_PEAK,
+    },
   };
   return deepFreeze(config);
 }
