@@ -1,11 +1,13 @@
-// One emulated BidiGenerateContent connection: protocol checks, the scripted turn engine, barge-in, tool calls,
-// goAway and resumption updates. The conversation state lives in a Conversation so that a resumed connection can
-// carry on where the previous one stopped.
+// One emulated BidiGenerateContent connection: the dispatch of client messages (their shape is checked in wire.ts
+// and setup-check.ts, what each model generation accepts in profiles.ts), the scripted turn engine, barge-in, tool
+// calls, goAway and resumption updates, and the faults of faults.ts. The conversation state lives in a Conversation
+// so that a resumed connection can carry on where the previous one stopped.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../log.ts';
 import { CLOSE, type CloseSpec, clampReason } from './close-codes.ts';
 import { Conversation, type HandleStore } from './conversation.ts';
+import { nearZero, type SessionFaults } from './faults.ts';
 import { bytesToInt16, int16ToBytes } from './pcm.ts';
 import { type ParsedScenario, renderText, type Turn } from './scenario.ts';
 import { type CheckedSetup, checkSetup } from './setup-check.ts';
@@ -13,6 +15,18 @@ import { OUTPUT_RATE, renderAudio, type SpeechMode } from './speech.ts';
 import type { ServerSocket } from './ws-server.ts';
 import type { EmulatedSession, EmulatedToolCall, ReceivedMessage } from './types.ts';
 import { EnergyVad } from './vad.ts';
+import {
+  clientContentText,
+  durationString,
+  isObj,
+  newCallId,
+  normalise,
+  type Obj,
+  parseClientFrame,
+  realtimeAudio,
+  summariseRealtime,
+  summariseServerContent,
+} from './wire.ts';
 
 export interface SessionContext {
   scenario: ParsedScenario;
@@ -23,12 +37,9 @@ export interface SessionContext {
   log: Logger;
   timing: { realtime: boolean; chunkMs: number; speedup: number; leadMs: number };
   vad: { thresholdDbfs?: number; minSpeechMs?: number; endSilenceMs?: number };
-  faults: {
-    refuseResumption: boolean;
-    setupDelayMs: number;
-    abortOnAudioDuringToolCall: boolean;
-    silentAfterGoAway: boolean;
-  };
+  faults: SessionFaults;
+  /** Connection lifetime (0 = none) and how long before its end goAway comes. */
+  limits: { connectionMs: number; goAwayLeadMs: number };
   resumption: { rejectWhileConnected: boolean; updateEveryMs: number };
   binaryFrames: boolean;
   setupTimeoutMs: number;
@@ -41,17 +52,22 @@ export interface SessionContext {
 }
 
 type Phase = 'idle' | 'speaking' | 'awaiting-tool' | 'playing';
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // Bounded logs: at thousands of sessions (bench) per-frame records would dominate memory.
 const MAX_LOG = 5_000;
 const MAX_AUDIO_LOG = 100;
 /** Audio tokens per second, as the Live API bills them. */
 const AUDIO_TOKENS_PER_S = 32;
-const CLIENT_KEYS = new Set(['setup', 'clientContent', 'realtimeInput', 'toolResponse', 'contextUpdate']);
-
-let callSeq = 0;
+const REALTIME_FIELDS = new Set([
+  'audio',
+  'mediaChunks',
+  'video',
+  'text',
+  'activityStart',
+  'activityEnd',
+  'audioStreamEnd',
+]);
+const SCHEDULING = new Set(['SCHEDULING_UNSPECIFIED', 'SILENT', 'WHEN_IDLE', 'INTERRUPT']);
 
 export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession {
   readonly id: string;
@@ -66,7 +82,7 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
 
   private readonly ws: ServerSocket;
   private readonly ctx: SessionContext;
-  private readonly apiVersion: string;
+  readonly apiVersion: string;
   private readonly openedAt = Date.now();
   private readonly log: Logger;
   private setupMsg: Obj | undefined;
@@ -96,8 +112,12 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
   private callerTurnQueued = false;
   private inputWords: string[] | undefined;
   private inputWordsSent = 0;
-  private startTimer: NodeJS.Timeout | undefined;
   private goAwaySent = false;
+  /**
+   * Whether the window for initial history has closed (profiles with `clientContent: 'initial-history'`): it closes
+   * with the first realtimeInput, toolResponse or agent turn (livekit/agents#5251: "after the first model turn").
+   */
+  private historyClosed = false;
 
   constructor(ws: ServerSocket, index: number, apiVersion: string, ctx: SessionContext) {
     super();
@@ -162,6 +182,10 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     this.interruptTurn();
   }
 
+  quotaExceeded(): void {
+    this.closeWith(CLOSE.quota);
+  }
+
   drop(code?: number): void {
     if (this.isClosed) return;
     if (code === undefined) {
@@ -182,24 +206,12 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
   private onFrame(data: Buffer, _isBinary: boolean): void {
     // After our close frame, the rest of the client's in-flight frames are read and ignored, like the service does.
     if (this.isClosed || this.closeSpec) return;
-    let msg: unknown;
-    try {
-      msg = JSON.parse(data.toString('utf8'));
-    } catch {
+    const frame = parseClientFrame(data);
+    if (!frame) {
       this.closeWith(CLOSE.invalidArgument);
       return;
     }
-    if (!isObj(msg)) {
-      this.closeWith(CLOSE.invalidArgument);
-      return;
-    }
-    const keys = Object.keys(msg);
-    const key = keys[0];
-    if (keys.length !== 1 || key === undefined || !CLIENT_KEYS.has(key)) {
-      this.closeWith(CLOSE.invalidArgument);
-      return;
-    }
-    const body = msg[key];
+    const { msg, key, body } = frame;
     this.record(this.received, msg, key, body);
     this.emit('message', msg);
     if (!this.setupMsg) {
@@ -210,7 +222,8 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
       this.onSetup(body);
       return;
     }
-    if (key === 'setup') {
+    if (key === 'setup' || !this.ready) {
+      // A second setup, or anything before setupComplete: the service wants setup first and only once.
       this.closeWith(CLOSE.invalidArgument);
       return;
     }
@@ -256,7 +269,7 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
 
   private onSetup(body: unknown): void {
     this.setupMsg = isObj(body) ? body : {};
-    const r = checkSetup(body, this.ctx.models, this.apiVersion);
+    const r = checkSetup(body, this.ctx.models);
     if (!r.ok) {
       this.closeWith(r.close);
       return;
@@ -298,6 +311,8 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     for (const name of new Set(this.ctx.scenario.turns.flatMap((t) => t.toolCalls.map((c) => c.name)))) {
       if (!setup.toolNames.has(name)) this.log.warn({ tool: name }, 'scenario calls a tool the client did not declare');
     }
+    // A resumed conversation is past its initial history.
+    if (this.conv.position > 0) this.historyClosed = true;
     const complete = (): void => {
       if (this.isClosed) return;
       this.ready = true;
@@ -308,8 +323,10 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
           this.every(this.ctx.resumption.updateEveryMs, () => this.resumptionUpdate());
       }
       this.scheduleLifetime();
-      this.scheduleSessionStart();
+      // Nothing is said until the client speaks or sends a text turn: the real models wait for input.
     };
+    // Fault: the socket stays open, setupComplete never comes (SDK 3.x connect() has no timeout of its own).
+    if (this.ctx.faults.takeSetupStall()) return;
     if (this.ctx.faults.setupDelayMs > 0) this.later(this.ctx.faults.setupDelayMs, complete);
     else complete();
   }
@@ -333,51 +350,30 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
   }
 
   private onRealtimeInput(body: unknown): void {
+    const checked = this.checked!;
     if (!isObj(body)) {
       this.closeWith(CLOSE.invalidArgument);
       return;
     }
-    const blobs: unknown[] = [];
-    if (body.audio !== undefined) blobs.push(body.audio);
-    if (body.mediaChunks !== undefined) {
-      if (!Array.isArray(body.mediaChunks)) {
+    for (const k in body) {
+      if (!REALTIME_FIELDS.has(k)) {
         this.closeWith(CLOSE.invalidArgument);
         return;
       }
-      blobs.push(...body.mediaChunks);
     }
-    for (const blob of blobs) {
-      if (!isObj(blob) || typeof blob.data !== 'string' || typeof blob.mimeType !== 'string') {
-        this.closeWith(CLOSE.invalidArgument);
-        return;
-      }
-      const m = /^audio\/pcm(?:;\s*rate=(\d+))?$/i.exec(blob.mimeType);
-      if (!m) {
-        // Images and video are legal Live input; the emulator only has no use for them.
-        if (/^(image|video)\//.test(blob.mimeType)) continue;
-        this.closeWith(CLOSE.invalidArgument);
-        return;
-      }
-      const rate = m[1] ? Number(m[1]) : 16_000;
-      if (rate < 8_000 || rate > 48_000 || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(blob.data)) {
-        this.closeWith(CLOSE.invalidArgument);
-        return;
-      }
-      const bytes = Buffer.from(blob.data, 'base64');
-      if (bytes.length % 2 !== 0) {
-        this.closeWith(CLOSE.invalidArgument);
-        return;
-      }
-      this.onAudio(bytes, rate);
-      if (this.isClosed) return;
+    const blobs = realtimeAudio(body, checked.profile);
+    if (!blobs || (body.text !== undefined && typeof body.text !== 'string')) {
+      this.closeWith(CLOSE.invalidArgument);
+      return;
     }
-    if (body.text !== undefined) {
-      if (typeof body.text !== 'string') {
-        this.closeWith(CLOSE.invalidArgument);
-        return;
-      }
-      if (body.text.trim() !== '') this.onCallerText(body.text, false);
+    this.historyClosed = true;
+    for (const b of blobs) {
+      this.onAudio(b.bytes, b.rate);
+      if (this.isClosed || this.closeSpec) return;
     }
+    // Text is a client turn on every profile (3.1 takes text only this way): it can start the opening, or carry the
+    // re-seeded context of a fresh session.
+    if (typeof body.text === 'string' && body.text.trim() !== '') this.onCallerText(body.text, true);
     if (body.activityStart !== undefined) {
       if (!this.checked?.manualActivity) {
         this.closeWith(CLOSE.invalidArgument);
@@ -402,7 +398,7 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
   }
 
   private onAudio(bytes: Buffer, rate: number): void {
-    if (this.phase === 'awaiting-tool' && this.ctx.faults.abortOnAudioDuringToolCall) {
+    if (this.phase === 'awaiting-tool' && this.ctx.faults.abortOnAudioDuringToolCall && this.blockingCallPending()) {
       this.closeWith(CLOSE.aborted);
       return;
     }
@@ -414,34 +410,25 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
   }
 
   private onClientContent(body: unknown): void {
-    if (!isObj(body)) {
+    const checked = this.checked!;
+    const text = isObj(body) ? clientContentText(body) : undefined;
+    const extra = isObj(body) && Object.keys(body).some((k) => k !== 'turns' && k !== 'turnComplete');
+    if (text === undefined || extra || (body as Obj).turnComplete === null) {
       this.closeWith(CLOSE.invalidArgument);
       return;
     }
-    let text = '';
-    if (body.turns !== undefined) {
-      if (!Array.isArray(body.turns)) {
-        this.closeWith(CLOSE.invalidArgument);
-        return;
-      }
-      for (const t of body.turns) {
-        if (!isObj(t) || !Array.isArray(t.parts)) {
-          this.closeWith(CLOSE.invalidArgument);
-          return;
-        }
-        for (const p of t.parts) {
-          if (!isObj(p)) {
-            this.closeWith(CLOSE.invalidArgument);
-            return;
-          }
-          if (typeof p.text === 'string') text += `${p.text}\n`;
-        }
-      }
+    // 3.1: initial history only, right after setup, and only when the setup asked for it (livekit/agents#5251).
+    const historyOnly = checked.profile.clientContent === 'initial-history';
+    if (historyOnly && (!checked.initialHistory || this.historyClosed)) {
+      this.closeWith(CLOSE.invalidArgument);
+      return;
     }
     if (this.conv) this.conv.contextTokens += Math.ceil(text.length / 4);
-    if (text.trim() === '' || !this.ready) return;
-    // Context without turnComplete only moves the script forward; the model answers once the turn is complete.
-    if (body.turnComplete === true) this.onCallerText(text, true);
+    if (text.trim() === '') return;
+    // Initial history never starts a generation (the strict reading; the service's answer to turnComplete there is
+    // not documented). Elsewhere, context without turnComplete only moves the script forward, and a complete turn
+    // is a client turn: the model answers it.
+    if (!historyOnly && (body as Obj).turnComplete === true) this.onCallerText(text, true);
     else this.seekByContext(text, false);
   }
 
@@ -450,9 +437,16 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
       this.closeWith(CLOSE.invalidArgument);
       return;
     }
+    this.historyClosed = true;
     const accepted: Array<{ id: string; name: string; response: unknown }> = [];
     for (const fr of body.functionResponses) {
-      if (!isObj(fr) || typeof fr.id !== 'string' || fr.id === '') {
+      if (
+        !isObj(fr) ||
+        typeof fr.id !== 'string' ||
+        fr.id === '' ||
+        (fr.scheduling !== undefined && !SCHEDULING.has(fr.scheduling as string)) ||
+        (fr.willContinue !== undefined && typeof fr.willContinue !== 'boolean')
+      ) {
         this.closeWith(CLOSE.invalidArgument);
         return;
       }
@@ -486,7 +480,9 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     // The words this utterance will be transcribed as: the caller text of the turn it is expected to trigger.
     const next = this.conv && !this.conv.ended ? this.ctx.scenario.turns[this.conv.position] : undefined;
     const words =
-      this.checked?.inputTranscription && next?.trigger === 'caller-speech' && next.callerText
+      this.checked?.inputTranscription &&
+      (next?.trigger === 'caller-speech' || next?.trigger === 'opening') &&
+      next.callerText
         ? next.callerText.split(/\s+/).filter((w) => w.length > 0)
         : [];
     this.inputWords = words.length > 0 ? words : undefined;
@@ -511,7 +507,7 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     if (final) this.inputWords = undefined;
   }
 
-  /** Text from the client: caller words (realtimeInput.text) or, with clientContent, possibly re-seeded context. */
+  /** A client text turn: the caller's words, or the re-seeded context of a fresh session. */
   private onCallerText(text: string, isContext: boolean): void {
     const conv = this.conv;
     if (!conv || !this.ready) return;
@@ -544,7 +540,6 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     let pos = found + 1;
     while (turns[pos]?.trigger === 'tool-response') pos++;
     conv.position = pos;
-    this.cancelStartTimer();
     const next = turns[pos];
     const asked = next?.callerText ? normalise(next.callerText).slice(0, 40) : '';
     if (respond && next?.trigger === 'caller-speech' && asked.length >= 8 && hay.includes(asked)) this.runTurn(pos);
@@ -558,51 +553,30 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
       this.callerTurnQueued = true;
       return;
     }
-    this.cancelStartTimer();
     if (conv.ended) return;
     const pos = conv.position;
     const next = this.ctx.scenario.turns[pos];
-    if (!next) return;
-    if (next.trigger === 'caller-speech') {
-      this.runTurn(pos);
-    } else if (next.trigger === 'session-start') {
-      this.runTurn(pos);
-    }
+    // The opening waits for exactly this: the client's first text turn or the end of the caller's first utterance.
+    if (next?.trigger === 'caller-speech' || next?.trigger === 'opening') this.runTurn(pos);
   }
 
   // ---- agent turns ---------------------------------------------------------------------------------------------
-
-  private scheduleSessionStart(): void {
-    const conv = this.conv!;
-    if (this.ctx.scenario.turns[conv.position]?.trigger !== 'session-start') return;
-    this.startTimer = this.later(this.ctx.scenario.startDelayMs / this.ctx.timing.speedup, () => {
-      this.startTimer = undefined;
-      if (this.phase === 'idle' && this.ctx.scenario.turns[conv.position]?.trigger === 'session-start') {
-        this.runTurn(conv.position);
-      }
-    });
-  }
-
-  private cancelStartTimer(): void {
-    if (this.startTimer) {
-      clearTimeout(this.startTimer);
-      this.timers.delete(this.startTimer);
-      this.startTimer = undefined;
-    }
-  }
 
   private runTurn(index: number): void {
     const conv = this.conv!;
     const turn = this.ctx.scenario.turns[index];
     if (!turn || this.isClosed || this.closeSpec) return;
-    conv.position = index + 1;
+    this.historyClosed = true;
+    const silent = this.ctx.faults.takeSilentTurn();
+    // A silent turn did not deliver the scripted answer: the position stays, so a re-prompt gets it again.
+    if (!silent) conv.position = index + 1;
     const token = ++this.turnToken;
     if (this.phase === 'idle') this.responseAudioMs = 0;
     this.phase = 'speaking';
     this.currentTurn = turn;
     const label = turn.id ?? String(index);
-    this.turns.push(label);
-    this.emit('turnStart', { index, id: label });
+    this.turns.push(silent ? `${label}:silent` : label);
+    this.emit('turnStart', { index, id: label, silent });
     const text = renderText(turn.text, conv.toolResponses);
     const delay = (turn.delayMs ?? this.ctx.scenario.responseDelayMs) / this.ctx.timing.speedup;
     const rendering = renderAudio(turn.audio, text, {
@@ -614,7 +588,16 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     Promise.all([rendering, delayed]).then(
       ([pcm]) => {
         if (token !== this.turnToken || this.isClosed) return;
-        this.stream(token, index, turn, text, pcm);
+        if (!silent) {
+          this.stream(token, index, turn, text, pcm);
+          return;
+        }
+        // Fault (python-genai#2117; gemini-live-api-examples#40): turnComplete with no audio, or with audio that
+        // is near zero for the whole turn; no transcript, no tool calls.
+        const hollow: Turn = { ...turn, toolCalls: [], end: false, goAway: undefined };
+        if (this.ctx.faults.silentTurnAudio === 'near-zero')
+          this.stream(token, index, hollow, '', nearZero(pcm.length));
+        else this.afterAudio(token, index, hollow, Date.now());
       },
       (err: unknown) => {
         if (token !== this.turnToken || this.isClosed) return;
@@ -671,6 +654,11 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
       else this.soon(pump);
     };
     pump();
+  }
+
+  private blockingCallPending(): boolean {
+    for (const name of this.pendingTools.values()) if (!this.checked?.nonBlockingTools.has(name)) return true;
+    return false;
   }
 
   private afterAudio(token: number, index: number, turn: Turn, playbackEndsAt: number): void {
@@ -782,12 +770,22 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     this.send({ sessionResumptionUpdate: { newHandle: handle, resumable: true } });
   }
 
+  /**
+   * goAway `timeLeft` before the connection's end, then close 1011 "Deadline expired…": about 10 min with about
+   * 60 s of notice (https://ai.google.dev/gemini-api/docs/live-session; firebase …/live-api/sessions). A scenario's
+   * `lifetime` overrides the limit for the connections it applies to.
+   */
   private scheduleLifetime(): void {
     const lt = this.ctx.scenario.lifetime;
-    if (!lt) return;
-    if (!this.ctx.takeLifetimeSlot()) return;
     const elapsed = Date.now() - this.openedAt;
-    this.later(Math.max(0, lt.goAwayAtMs - elapsed), () => this.goAway(lt.timeLeftMs));
+    if (lt && this.ctx.takeLifetimeSlot()) {
+      this.later(Math.max(0, lt.goAwayAtMs - elapsed), () => this.goAway(lt.timeLeftMs));
+      return;
+    }
+    const { connectionMs, goAwayLeadMs } = this.ctx.limits;
+    if (connectionMs <= 0) return;
+    const lead = Math.min(goAwayLeadMs, connectionMs);
+    this.later(Math.max(0, connectionMs - lead - elapsed), () => this.goAway(lead));
   }
 
   // ---- outbound and lifecycle ----------------------------------------------------------------------------------
@@ -833,7 +831,6 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     this.timers.clear();
     for (const i of this.immediates) clearImmediate(i);
     this.immediates.clear();
-    this.startTimer = undefined;
   }
 
   /** Close from the emulator's own shutdown. */
@@ -863,49 +860,4 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     });
     this.immediates.add(i);
   }
-}
-
-function newCallId(): string {
-  callSeq = (callSeq + 1) % 1_000_000;
-  // Shaped like the service's ids ("function-call-<digits>"), unique across sessions.
-  return `function-call-${Date.now()}${String(callSeq).padStart(6, '0')}${randomBytes(2).readUInt16BE(0)}`;
-}
-
-/** Protobuf JSON Duration: "50s", "0.500s". */
-export function durationString(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(3)}s`;
-}
-
-function normalise(s: string): string {
-  return s
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}]+/gu, ' ')
-    .trim();
-}
-
-function summariseRealtime(body: Obj): Obj {
-  const out: Obj = { ...body };
-  const sum = (b: unknown): unknown =>
-    isObj(b) && typeof b.data === 'string'
-      ? {
-          mimeType: b.mimeType,
-          bytes: Math.floor((b.data.length * 3) / 4) - (b.data.endsWith('==') ? 2 : b.data.endsWith('=') ? 1 : 0),
-        }
-      : b;
-  if (body.audio !== undefined) out.audio = sum(body.audio);
-  if (Array.isArray(body.mediaChunks)) out.mediaChunks = body.mediaChunks.map(sum);
-  return out;
-}
-
-function summariseServerContent(body: Obj): Obj {
-  const mt = body.modelTurn as Obj;
-  const parts = Array.isArray(mt.parts)
-    ? mt.parts.map((p: unknown) => {
-        const d = isObj(p) && isObj(p.inlineData) ? p.inlineData : undefined;
-        return d && typeof d.data === 'string'
-          ? { inlineData: { mimeType: d.mimeType, bytes: Buffer.byteLength(d.data, 'base64') } }
-          : p;
-      })
-    : mt.parts;
-  return { ...body, modelTurn: { ...mt, parts } };
 }
