@@ -138,9 +138,9 @@ describe('scenarios', () => {
       /turns\.0\.trigger: the session-start trigger was removed.*use "opening"/,
     );
     expect(() => parseScenario({ ...base, startDelayMs: 100 })).toThrow(/startDelayMs was removed/);
-    expect(() =>
-      parseScenario({ ...base, turns: [...base.turns, { trigger: 'opening', text: 'again' }] }),
-    ).toThrow(/only the first turn can be "opening"/);
+    expect(() => parseScenario({ ...base, turns: [...base.turns, { trigger: 'opening', text: 'again' }] })).toThrow(
+      /only the first turn can be "opening"/,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'gl-emu-'));
     writeFileSync(join(dir, 'bad.json'), '{ not json');
     expect(() => loadScenario(join(dir, 'bad.json'))).toThrow(/cannot read scenario/);
