@@ -5,6 +5,7 @@ import type { GoogleGenAI, Session } from '@google/genai';
 import type { Config } from '../config.ts';
 import { GatewayError, errorMessage } from '../errors.ts';
 import { getGenAIClient } from './client.ts';
+import { silentTurnCounters } from './counters.ts';
 import { type ModelProfile, profileForModel } from './profiles.ts';
 import {
   buildContextInstruction,
@@ -63,13 +64,6 @@ const NO_RETRY_CODES = new Set([1007, 1008]); // invalid argument / policy: retr
 const DEFAULT_SILENT_TURN_PEAK = 200;
 /** A first-connect attempt gets at least this long, however small the budget is split. */
 const MIN_ATTEMPT_MS = 2000;
-
-/**
- * Process-wide counters of silent agent turns, read by /metrics at scrape time (src/server/metrics.ts):
- * `silentTurns` every silent turn, `reprompted` the ones answered with a re-prompt, `gaveUp` the calls that then
- * ended with the technical-difficulty prompt.
- */
-export const silentTurnCounters = { silentTurns: 0, reprompted: 0, gaveUp: 0 };
 
 interface Live {
   session: Session;

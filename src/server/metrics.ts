@@ -2,6 +2,7 @@
 // counters live as plain numbers in EdgeStats and are read at scrape time; only sampled frame timings are
 // observed directly, so /metrics costs nothing per frame.
 import client from 'prom-client';
+import { silentTurnCounters } from '../gemini/counters.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
 
 export interface GatewayMetrics {
@@ -63,6 +64,26 @@ export function createGatewayMetrics(o: {
     'gateway_agent_frames_dropped_total',
     'Agent audio frames dropped because the per-call queue was full',
     () => stats.droppedFrames,
+  );
+
+  // Silent agent turns (src/gemini/live-session.ts): process-wide counts, like the default metrics.
+  scrapedCounter(
+    registry,
+    'gateway_gemini_silent_turns_total',
+    'Agent turns that completed with no audible audio (no audio, or below SILENT_TURN_PEAK)',
+    () => silentTurnCounters.silentTurns,
+  );
+  scrapedCounter(
+    registry,
+    'gateway_gemini_silent_turn_reprompts_total',
+    'Silent agent turns answered by re-prompting the model once',
+    () => silentTurnCounters.reprompted,
+  );
+  scrapedCounter(
+    registry,
+    'gateway_gemini_silent_turn_give_ups_total',
+    'Calls ended with the technical-difficulty prompt after a second silent agent turn in a row',
+    () => silentTurnCounters.gaveUp,
   );
 
   const errors = new client.Counter({
