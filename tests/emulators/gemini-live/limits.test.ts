@@ -90,10 +90,10 @@ describe('limits', () => {
     expect(CLOSE.quota.reason.startsWith(closed.reason)).toBe(true);
     await emu!.close();
 
-    await start();
-    emu.setQuotaExceeded(true);
+    const e = await start();
+    e.setQuotaExceeded(true);
     expect(await refusal()).toMatch(QUOTA);
-    emu.setQuotaExceeded(false);
+    e.setQuotaExceeded(false);
     expect(await refusal()).toBe('connected');
   });
 });
@@ -136,8 +136,8 @@ describe('silent turns and stalled setups', () => {
   });
 
   it('setup never completes: the socket stays open and silent; later connections are served', async () => {
-    await start({ faults: { setupNeverCompletes: 1 } });
-    const raw = rawConnect(liveUrl(emu.baseUrl));
+    const e = await start({ faults: { setupNeverCompletes: 1 } });
+    const raw = rawConnect(liveUrl(e.baseUrl));
     await raw.opened;
     raw.ws.send(JSON.stringify(SETUP));
     // SDK 3.x connect() has no timeout of its own: the client's own deadline is what saves it.

@@ -99,7 +99,7 @@ describe('gemini-2.5-flash-native-audio', () => {
     // `media` is the SDK's name for the deprecated mediaChunks.
     c.session.sendRealtimeInput({ media: { data: b64(callerUtterance(400, 800)), mimeType: 'audio/pcm;rate=16000' } });
     await c.waitFor((m) => m.toolCall !== undefined, g);
-    expect(emu!.sessions[0]!.received.some((r) => 'mediaChunks' in (r.msg.realtimeInput ?? {}))).toBe(true);
+    expect(emu!.sessions[0]!.received.some((r) => 'mediaChunks' in ((r.msg.realtimeInput ?? {}) as object))).toBe(true);
   });
 });
 
