@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { callLogger, childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
-import type { CallbackRequest, CallRecord, CallStatus, CallStore } from '../store/types.ts';
+import type { CallbackRequest, CallRecord, CallStore } from '../store/types.ts';
 import { builtinTools } from '../tools/index.ts';
 import { ToolRegistry } from '../tools/registry.ts';
 import type { ToolDefinition } from '../tools/types.ts';
