@@ -70,7 +70,7 @@ export function createPrinter(stream: NodeJS.WriteStream) {
           line(
             dim(
               e.sent
-                ? `${stamp()} opening turn sent to Gemini (${e.why}): the agent speaks first`
+                ? `${stamp()} opening turn handed to the Gemini session (${e.why}): the agent speaks first`
                 : `${stamp()} opening turn not needed (${e.why})`,
             ),
           );
