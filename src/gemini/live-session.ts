@@ -4,7 +4,9 @@
 import type { GoogleGenAI, Session } from '@google/genai';
 import type { Config } from '../config.ts';
 import { GatewayError, errorMessage } from '../errors.ts';
-import { getGenAIClient } from './client.ts';
+import { clientForCredential } from './client.ts';
+import { describeGeminiClose } from './close-reasons.ts';
+import { type CredentialLease, credentialPool } from './credentials.ts';
 import { silentTurnCounters } from './counters.ts';
 import { type ModelProfile, profileForModel } from './profiles.ts';
 import {
@@ -100,7 +102,9 @@ class GeminiLiveSession implements LiveSession {
   private readonly config: Config['gemini'];
   private readonly opts: LiveSessionOptions;
   private readonly callId: string;
-  private readonly client: GoogleGenAI;
+  /** tuning.client (tests); otherwise each connection takes a client for a credential of the pool. */
+  private readonly fixedClient: GoogleGenAI | undefined;
+  private readonly baseUrl: string | undefined;
   /** What this model generation accepts (src/gemini/profiles.ts). */
   readonly profile: ModelProfile;
   private readonly t: Required<Omit<LiveSessionTuning, 'client' | 'baseUrl'>>;
@@ -160,7 +164,8 @@ class GeminiLiveSession implements LiveSession {
     this.config = config;
     this.opts = opts;
     this.callId = opts.callId;
-    this.client = tuning.client ?? getGenAIClient(config, { baseUrl: tuning.baseUrl });
+    this.fixedClient = tuning.client;
+    this.baseUrl = tuning.baseUrl;
     this.profile = profileForModel(config.model).profile;
     this.silentPeak = opts.silentTurnPeak ?? DEFAULT_SILENT_TURN_PEAK;
     this.t = {
@@ -360,6 +365,18 @@ class GeminiLiveSession implements LiveSession {
     systemPrompt?: string,
     timeoutMs: number = this.config.connectTimeoutMs,
   ): Promise<void> {
+    // Several credentials (src/gemini/credentials.ts): this connection holds one until it ends; a quota close
+    // cools it down, so the retry or reconnect goes to the next.
+    let lease: CredentialLease | undefined;
+    let client = this.fixedClient;
+    if (client === undefined) {
+      try {
+        lease = credentialPool(this.config).acquire();
+      } catch (err) {
+        throw new ConnectError(errorMessage(err), this.callId, undefined, err);
+      }
+      client = clientForCredential(this.config, lease.credential, { baseUrl: this.baseUrl });
+    }
     const gen = ++this.gen;
     const attempt: ConnectAttempt = {
       socket: undefined,
@@ -372,7 +389,7 @@ class GeminiLiveSession implements LiveSession {
     this.pendingAttempt = attempt;
     let established = false;
     const connecting = attemptContext.run(attempt, () =>
-      this.client.live.connect({
+      client.live.connect({
         model: this.config.model,
         config: buildLiveConnectConfig(this.config, {
           systemPrompt: systemPrompt ?? this.opts.systemPrompt,
@@ -384,6 +401,21 @@ class GeminiLiveSession implements LiveSession {
           onmessage: (msg) => this.onServerMessage(gen, msg),
           onerror: () => {},
           onclose: (e: unknown) => {
+            const { code, reason } = (e ?? {}) as { code?: unknown; reason?: unknown };
+            const c = typeof code === 'number' ? code : undefined;
+            const r = typeof reason === 'string' ? reason : undefined;
+            lease?.end(c, r);
+            if (c === 1007 || c === 1008 || c === 1011) {
+              this.opts.logger.warn(
+                {
+                  code: c,
+                  reason: r,
+                  credential: lease?.credential.label,
+                  explanation: describeGeminiClose(c, r ?? ''),
+                },
+                'gemini closed the connection',
+              );
+            }
             if (established) this.onConnectionClosed(gen, e);
           },
         },
@@ -414,6 +446,7 @@ class GeminiLiveSession implements LiveSession {
     } catch (err) {
       attempt.aborted = true;
       attempt.socket?.terminate();
+      lease?.end(attempt.closeCode, attempt.closeReason);
       if (err instanceof ConnectError) throw err;
       throw new ConnectError(errorMessage(err), this.callId, attempt.closeCode, err);
     } finally {

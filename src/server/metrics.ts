@@ -3,6 +3,7 @@
 // observed directly, so /metrics costs nothing per frame.
 import client from 'prom-client';
 import { silentTurnCounters } from '../gemini/counters.ts';
+import { credentialStats } from '../gemini/credentials.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
 
 export interface GatewayMetrics {
@@ -85,6 +86,36 @@ export function createGatewayMetrics(o: {
     'Calls ended with the technical-difficulty prompt after a second silent agent turn in a row',
     () => silentTurnCounters.gaveUp,
   );
+
+  // Gemini credentials (src/gemini/credentials.ts), labelled by position and a short hash, never by the key.
+  new client.Gauge({
+    name: 'gateway_gemini_credential_sessions',
+    help: 'Open Gemini Live connections per credential',
+    labelNames: ['credential'] as const,
+    registers: [registry],
+    collect() {
+      for (const s of credentialStats.values()) this.set({ credential: s.label }, s.open);
+    },
+  });
+  new client.Gauge({
+    name: 'gateway_gemini_credential_cooling',
+    help: '1 while a credential is skipped after a quota close (GEMINI_CREDENTIAL_COOLDOWN_S)',
+    labelNames: ['credential'] as const,
+    registers: [registry],
+    collect() {
+      const now = Date.now();
+      for (const s of credentialStats.values()) this.set({ credential: s.label }, s.coolingUntil > now ? 1 : 0);
+    },
+  });
+  new client.Gauge({
+    name: 'gateway_gemini_credential_quota_closes',
+    help: 'Quota closes (1011) per credential since start',
+    labelNames: ['credential'] as const,
+    registers: [registry],
+    collect() {
+      for (const s of credentialStats.values()) this.set({ credential: s.label }, s.quotaCloses);
+    },
+  });
 
   const errors = new client.Counter({
     name: 'gateway_errors_total',
