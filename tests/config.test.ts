@@ -99,7 +99,7 @@ describe('placeholders from .env.example', () => {
     try {
       loadConfig(env);
     } catch (e) {
-      return (e as ConfigError).problems;
+      return [...(e as ConfigError).problems];
     }
     return [];
   };
