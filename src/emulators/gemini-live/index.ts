@@ -99,6 +99,10 @@ class Emulator extends EventEmitter implements GeminiLiveEmulator {
     this.ctx = {
       scenario,
       baseDir,
+      scenarioRoutes: (opts.scenarioRoutes ?? []).map((r) => {
+        if (r.systemInstructionIncludes === '') throw new Error('scenarioRoutes: systemInstructionIncludes is empty');
+        return { needle: r.systemInstructionIncludes, ...loadScenario(r.scenario) };
+      }),
       speech: opts.speech ?? scenario.speech,
       models: opts.model !== undefined ? [opts.model] : (opts.models ?? KNOWN_MODELS),
       handles: new HandleStore(opts.resumption?.handleTtlMs ?? TWO_HOURS),

@@ -31,6 +31,8 @@ import {
 export interface SessionContext {
   scenario: ParsedScenario;
   baseDir: string;
+  /** Scenarios picked by the setup's systemInstruction (GeminiLiveEmulatorOptions.scenarioRoutes). */
+  scenarioRoutes: ReadonlyArray<{ needle: string; scenario: ParsedScenario; baseDir: string }>;
   speech: SpeechMode;
   models: readonly string[] | 'any';
   handles: HandleStore;
@@ -283,8 +285,9 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
       }
       this.conv = this.ctx.handles.redeem(setup.resumeHandle);
     } else {
-      this.conv = new Conversation(`conv-${randomBytes(6).toString('hex')}`, setup.model);
       const si = JSON.stringify(this.setupMsg.systemInstruction ?? '');
+      const route = this.ctx.scenarioRoutes.find((r) => si.includes(r.needle));
+      this.conv = new Conversation(`conv-${randomBytes(6).toString('hex')}`, setup.model, route);
       this.conv.contextTokens = Math.ceil(si.length / 4);
     }
     if (!this.conv) {
@@ -293,6 +296,8 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
     }
     this.conv.owner = this;
     const conv = this.conv;
+    // The conversation's own scenario when a route picked one (kept across resumptions), else the default.
+    const ctx = conv.script === undefined ? this.ctx : { ...this.ctx, ...conv.script };
     const engine = new TurnEngine(
       {
         log: this.log,
@@ -313,13 +318,13 @@ export class EmulatedSessionImpl extends EventEmitter implements EmulatedSession
         goAway: (ms) => this.goAway(ms),
         speechMs: () => this.vad?.currentSpeechMs ?? 0,
       },
-      this.ctx,
+      ctx,
       setup,
       conv,
     );
     this.engine = engine;
     this.vad = this.makeVad(setup, engine);
-    for (const name of new Set(this.ctx.scenario.turns.flatMap((t) => t.toolCalls.map((c) => c.name)))) {
+    for (const name of new Set(ctx.scenario.turns.flatMap((t) => t.toolCalls.map((c) => c.name)))) {
       if (!setup.toolNames.has(name)) this.log.warn({ tool: name }, 'scenario calls a tool the client did not declare');
     }
     // A resumed conversation is past its initial history.

@@ -15,6 +15,12 @@ export interface GeminiLiveEmulatorOptions {
   apiKey?: string;
   /** Scenario object, or path to a JSON scenario file. */
   scenario: Scenario | string;
+  /**
+   * Other scenarios, chosen per conversation by the client's setup: the first whose `systemInstructionIncludes`
+   * appears in the setup's systemInstruction plays; `scenario` plays when none matches. One emulator can then serve
+   * an inbound and an outbound agent (`npm run dev`). A resumed conversation keeps the scenario it started with.
+   */
+  scenarioRoutes?: ReadonlyArray<{ systemInstructionIncludes: string; scenario: Scenario | string }>;
   timing?: {
     /** Pace audio against the wall clock (default true); false sends every chunk as fast as the socket takes it. */
     realtime?: boolean;
