@@ -49,7 +49,7 @@ export interface DoctorResult {
   gemini: GeminiTimings | undefined;
 }
 
-class Blocker extends Error {
+export class Blocker extends Error {
   readonly check: CheckName;
   readonly fix: string | undefined;
   constructor(check: CheckName, message: string, fix?: string) {
@@ -276,7 +276,10 @@ async function checkSignedWebhook(config: Config, timeoutMs: number): Promise<st
  * A real Live session the way a call opens one: the configured model and voice, the inbound system prompt, the
  * opening turn (so the agent greets first), then the caller's line as audio; the agent must answer both with audio.
  */
-async function checkGemini(config: Config, o: DoctorOptions): Promise<{ line: string; timings: GeminiTimings }> {
+export async function checkGemini(
+  config: Config,
+  o: Omit<DoctorOptions, 'env'> = {},
+): Promise<{ line: string; timings: GeminiTimings }> {
   const timeoutMs = o.audioTimeoutMs ?? 15_000;
   const line = o.callerLine ?? (await callerLine());
   const ctx: CallContext = { callId: `doctor-${randomUUID()}`, direction: 'inbound', from: '', to: '' };
