@@ -107,13 +107,18 @@ export function createGatewayMetrics(o: {
       for (const s of credentialStats.values()) this.set({ credential: s.label }, s.coolingUntil > now ? 1 : 0);
     },
   });
-  new client.Gauge({
-    name: 'gateway_gemini_credential_quota_closes',
-    help: 'Quota closes (1011) per credential since start',
+  const reportedQuota = new Map<string, number>();
+  new client.Counter({
+    name: 'gateway_gemini_credential_quota_closes_total',
+    help: 'Quota closes (1011 "You exceeded your current quota…") per credential',
     labelNames: ['credential'] as const,
     registers: [registry],
     collect() {
-      for (const s of credentialStats.values()) this.set({ credential: s.label }, s.quotaCloses);
+      for (const s of credentialStats.values()) {
+        const before = reportedQuota.get(s.label) ?? 0;
+        if (s.quotaCloses > before) this.inc({ credential: s.label }, s.quotaCloses - before);
+        reportedQuota.set(s.label, s.quotaCloses);
+      }
     },
   });
 

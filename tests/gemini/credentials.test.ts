@@ -143,7 +143,7 @@ describe('several credentials against the Gemini Live emulator', () => {
     const text = await metrics.registry.metrics();
     expect(text).toContain(`gateway_gemini_credential_sessions{credential="${beta!.label}"} 1`);
     expect(text).toContain(`gateway_gemini_credential_cooling{credential="${alpha!.label}"} 1`);
-    expect(text).toContain(`gateway_gemini_credential_quota_closes{credential="${alpha!.label}"} 1`);
+    expect(text).toContain(`gateway_gemini_credential_quota_closes_total{credential="${alpha!.label}"} 1`);
     expect(text).not.toContain('key-alpha-secret');
     expect(text).not.toContain('key-beta-secret');
   });
