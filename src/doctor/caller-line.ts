@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
-export const CALLER_LINE_TEXT = 'Hi, where is my order?';
+// Neutral words: a question about an order would invite a tool call instead of a spoken answer.
+export const CALLER_LINE_TEXT = 'Hello, can you hear me?';
 export const BUNDLED_CALLER_LINE = fileURLToPath(new URL('../../assets/doctor/caller-line-16k.wav', import.meta.url));
 const RATE = 16_000;
 

@@ -17,6 +17,8 @@ import type { LiveSession } from '../gemini/types.ts';
 import { childLogger } from '../log.ts';
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
 import { signV3 } from '../plivo/signature.ts';
+import { builtinTools } from '../tools/index.ts';
+import { ToolRegistry } from '../tools/registry.ts';
 import { type CallerLine, callerLine } from './caller-line.ts';
 
 export type CheckName = 'config' | 'plivo-account' | 'plivo-number' | 'public-url' | 'webhook-signature' | 'gemini';
@@ -300,7 +302,8 @@ export async function checkGemini(
     {
       callId: ctx.callId,
       systemPrompt: buildSystemPrompt(ctx, promptOpts),
-      tools: [],
+      // The call's own tool declarations, so the setup is exactly a call's (a model refusing one closes with 1007).
+      tools: new ToolRegistry(builtinTools, config.tools.timeoutMs).declarations(),
       logger: childLogger({ component: 'doctor', callId: ctx.callId }),
       transcriptForContext: () => '',
       events: {
@@ -325,7 +328,15 @@ export async function checkGemini(
         onInterrupted: () => {},
         onInputTranscript: () => {},
         onOutputTranscript: () => {},
-        onToolCall: () => {},
+        // No tool runs in a check: the model hears so and carries on speaking.
+        onToolCall: (calls) =>
+          session.sendToolResponses(
+            calls.map((c) => ({
+              id: c.id,
+              name: c.name,
+              response: { error: 'This is a test call: tools are not available.' },
+            })),
+          ),
         onToolCallCancellation: () => {},
         onUsage: () => {},
         onReconnect: () => {},

@@ -23,7 +23,7 @@ const scenario: Scenario = {
   responseDelayMs: 20,
   turns: [
     { id: 'greeting', trigger: 'opening', text: 'Hello, thanks for calling. How can I help?' },
-    { id: 'answer', trigger: 'caller-speech', callerText: 'Hi, where is my order?', text: 'Let me look that up.' },
+    { id: 'answer', trigger: 'caller-speech', callerText: 'Hello, can you hear me?', text: 'Let me look that up.' },
   ],
 };
 
