@@ -108,6 +108,7 @@ export async function runDoctor(o: DoctorOptions): Promise<DoctorResult> {
     const g = await checkGemini(config, o);
     gemini = g.timings;
     print(g.line);
+    if (config.gemini.credentials.length > 1) print(await checkOtherCredentials(config, o));
     print('All checks passed: the gateway is ready for a real call.');
     return { ok: true, failed: undefined, lines, gemini };
   } catch (err) {
@@ -414,6 +415,48 @@ export async function checkGemini(
       await new Promise((r) => setTimeout(r, 50));
     }
   }
+}
+
+/**
+ * With several credentials the full check ran on the first; each other one must at least open a session (a revoked
+ * key among five would otherwise fail one call in five).
+ */
+async function checkOtherCredentials(config: Config, o: Omit<DoctorOptions, 'env'>): Promise<string> {
+  const all = config.gemini.credentials;
+  for (const credential of all.slice(1)) {
+    const what = `Gemini credential ${credential.label} (${credential.index + 1} of ${all.length})`;
+    const session = createLiveSession(
+      { ...config.gemini, credentials: [credential] },
+      {
+        callId: `doctor-${randomUUID()}`,
+        systemPrompt: 'You are a test agent.',
+        tools: [],
+        logger: childLogger({ component: 'doctor' }),
+        transcriptForContext: () => '',
+        events: {
+          onAudio: () => {},
+          onInterrupted: () => {},
+          onTurnComplete: () => {},
+          onInputTranscript: () => {},
+          onOutputTranscript: () => {},
+          onToolCall: () => {},
+          onToolCallCancellation: () => {},
+          onUsage: () => {},
+          onReconnect: () => {},
+          onFatal: () => {},
+        },
+      },
+      { baseUrl: o.geminiBaseUrl, maxFreshAttempts: 1, closeWaitMs: 500 },
+    );
+    try {
+      await session.ready();
+    } catch (err) {
+      throw geminiBlocker(what, err);
+    } finally {
+      await session.close().catch(() => {});
+    }
+  }
+  return `${OK} Gemini credentials: all ${all.length} open a session (labels in /metrics: ${all.map((c) => c.label).join(', ')})`;
 }
 
 const CHUNK = 16 * 100; // 100 ms at 16 kHz

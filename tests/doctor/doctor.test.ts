@@ -175,6 +175,17 @@ describe('npm run doctor against the emulators', () => {
     expect(text(r)).toMatch(/Gemini closed the session: 1008 .*key.*\(check GEMINI_API_KEY/);
   });
 
+  it('checks every Gemini credential when there are several, naming the bad one by label only', async () => {
+    const good = await doctor({ GEMINI_API_KEYS: 'emulator-api-key' });
+    expect(good.ok).toBe(true);
+    const r = await doctor({ GEMINI_API_KEYS: 'emulator-api-key,a-revoked-second-key' });
+    expect(r).toMatchObject({ ok: false, failed: 'gemini' });
+    expect(text(r)).toMatch(/✘ Gemini credential 2-[0-9a-f]{6} \(2 of 2\): Gemini closed the session: 1008/);
+    expect(text(r)).not.toContain('a-revoked-second-key');
+    const two = await doctor({ GEMINI_API_KEY: '', GEMINI_API_KEYS: 'emulator-api-key,emulator-api-key ' });
+    expect(two.ok).toBe(true); // repeats are dropped: one credential
+  });
+
   it('fails with what a voice the service does not know means (unlisted voice let through)', async () => {
     const r = await doctor({ GEMINI_VOICE: 'Nova', GEMINI_VOICE_ALLOW_UNLISTED: 'true' });
     expect(r).toMatchObject({ ok: false, failed: 'gemini' });
