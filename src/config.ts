@@ -121,8 +121,8 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   }
   const voice = (env.GEMINI_VOICE ?? '').trim();
   const allowUnlisted = ['true', '1', 'yes'].includes(env.GEMINI_VOICE_ALLOW_UNLISTED ?? '');
-  if (voice !== '' && !allowUnlisted) {
-    const problem = voiceProblem(voice);
+  if (voice !== '') {
+    const problem = voiceProblem(voice, allowUnlisted);
     if (problem !== undefined) problems.push(`GEMINI_VOICE: ${problem} (got ${JSON.stringify(voice)})`);
   }
   problems.push(...placeholderProblems(env));

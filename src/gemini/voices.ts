@@ -39,13 +39,17 @@ export const GEMINI_VOICES: readonly string[] = [
   'Zubenelgenubi',
 ];
 
-/** Undefined when `name` is a listed voice; otherwise why not, with the likely intended name when there is one. */
-export function voiceProblem(name: string): string | undefined {
+/**
+ * Undefined when `name` is a listed voice; otherwise why not, with the likely intended name when there is one.
+ * `allowUnlisted` lets unknown names through, but never a listed one in the wrong case: that is always a typo.
+ */
+export function voiceProblem(name: string, allowUnlisted = false): string | undefined {
   if (GEMINI_VOICES.includes(name)) return undefined;
   const folded = GEMINI_VOICES.find((v) => v.toLowerCase() === name.trim().toLowerCase());
   if (folded !== undefined) {
     return `voice names are case-sensitive: use "${folded}" (Gemini closes every session with 1007 otherwise)`;
   }
+  if (allowUnlisted) return undefined;
   const near = closestVoice(name);
   const hint = near === undefined ? '' : ` Did you mean "${near}"?`;
   return (
