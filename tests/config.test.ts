@@ -82,6 +82,8 @@ describe('GEMINI_VOICE', () => {
     expect(loadConfig(testEnv({ GEMINI_VOICE: 'Nova', GEMINI_VOICE_ALLOW_UNLISTED: 'true' })).gemini.voice).toBe(
       'Nova',
     );
+    // The override is for new voices, not for a known one in the wrong case.
+    expect(problemsOf(testEnv({ GEMINI_VOICE: 'PUCK', GEMINI_VOICE_ALLOW_UNLISTED: 'true' }))).toContain('"Puck"');
   });
 });
 
