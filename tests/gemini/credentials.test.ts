@@ -1,5 +1,6 @@
 // Several Gemini credentials: the pool on its own, then real sessions over real sockets against the Gemini Live
 // emulator with per-key session caps and quota closes.
+import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Config, loadConfig, testEnv } from '../../src/config.ts';
 import {
@@ -16,7 +17,6 @@ import {
 } from '../../src/gemini/credentials.ts';
 import { createLiveSession } from '../../src/gemini/live-session.ts';
 import type { LiveSession } from '../../src/gemini/types.ts';
-import { rootLogger } from '../../src/log.ts';
 import { createGatewayMetrics } from '../../src/server/metrics.ts';
 import { EdgeStats } from '../../src/plivo/edge-stats.ts';
 import { waitFor } from './helpers/fake-live-server.ts';
@@ -87,6 +87,13 @@ function gemini(env: Record<string, string>): Config['gemini'] {
   return loadConfig(testEnv({ GEMINI_API_KEY: '', ...env })).gemini;
 }
 
+/** Log lines the sessions wrote (JSON), to check what an operator reads. */
+const logged: Record<string, unknown>[] = [];
+const logger = pino(
+  { level: 'warn' },
+  { write: (line: string) => void logged.push(JSON.parse(line) as Record<string, unknown>) },
+);
+
 function open(config: Config['gemini'], callId: string): { s: LiveSession; rec: ReturnType<typeof recorder> } {
   const rec = recorder();
   const s = createLiveSession(
@@ -96,7 +103,7 @@ function open(config: Config['gemini'], callId: string): { s: LiveSession; rec: 
       systemPrompt: 'You are a test agent.',
       tools: [],
       events: rec.handlers,
-      logger: rootLogger(),
+      logger,
       transcriptForContext: () => '',
     },
     { baseUrl: emu!.baseUrl, backoffBaseMs: 10, backoffMaxMs: 20, closeWaitMs: 100 },
@@ -129,6 +136,11 @@ describe('several credentials against the Gemini Live emulator', () => {
     expect((await refused!.closed).code).toBe(1011);
     expect(credentialStats.get(alpha!.label)).toMatchObject({ quotaCloses: 1, open: 0 });
     expect(credentialStats.get(beta!.label)).toMatchObject({ quotaCloses: 0, open: 1 });
+    // The close is logged with what it means and what to check, naming the credential by label only.
+    const line = logged.find((l) => l.msg === 'gemini closed the connection');
+    expect(line).toMatchObject({ code: 1011, credential: alpha!.label });
+    expect(String(line?.explanation)).toMatch(/quota .*\(check GEMINI_API_KEYS/);
+    expect(JSON.stringify(logged)).not.toContain('key-alpha-secret');
 
     // Once that call has ended, the next one does not even try key-alpha while it cools down.
     await s.close();
