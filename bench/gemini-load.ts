@@ -66,9 +66,9 @@ function scenario() {
     speech: 'synthetic' as const,
     voice: 'en-us',
     responseDelayMs: 150,
-    startDelayMs: 50,
     turns: [
-      { id: 'greeting', trigger: 'session-start' as const, text: 'Hello, Acme Shop, how can I help?' },
+      // Played when the gateway sends its opening turn: the emulator, like the real models, never speaks first.
+      { id: 'greeting', trigger: 'opening' as const, text: 'Hello, Acme Shop, how can I help?' },
       { id: 'long', trigger: 'caller-speech' as const, callerText: 'Tell me about my order.', text: LONG_ANSWER },
       { id: 'short', trigger: 'caller-speech' as const, callerText: 'Stop, just the date.', text: 'Sure, Thursday.' },
     ],

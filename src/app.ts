@@ -49,7 +49,9 @@ export function createCallSide(config: Config, plivoApi: PlivoApi): CallSide {
   let closing: Promise<void> | undefined;
   return {
     router: playground ? playground.wrapRouter(router) : router,
-    routes: playground ? [outbound.routes, operator.routes, playgroundRoute(playground)] : [outbound.routes, operator.routes],
+    routes: playground
+      ? [outbound.routes, operator.routes, playgroundRoute(playground)]
+      : [outbound.routes, operator.routes],
     manager,
     outbound,
     operator,

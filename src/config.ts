@@ -4,6 +4,8 @@
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
 import { type PriceTable, parsePriceTable } from './records/cost.ts';
+import { apiKeyCredentials, type GeminiCredential, vertexCredentials } from './gemini/credentials.ts';
+import { voiceProblem } from './gemini/voices.ts';
 
 const bool = (def: boolean) =>
   z
@@ -66,11 +68,16 @@ export const envSchema = z.object({
 
   // Gemini
   GEMINI_API_KEY: optionalString,
+  GEMINI_API_KEYS: optionalString,
+  GEMINI_MAX_SESSIONS_PER_CREDENTIAL: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  GEMINI_CREDENTIAL_COOLDOWN_S: int(60, 1, 86_400),
   GOOGLE_GENAI_USE_VERTEXAI: bool(false),
   GOOGLE_CLOUD_PROJECT: optionalString,
+  GOOGLE_CLOUD_PROJECTS: optionalString,
   GOOGLE_CLOUD_LOCATION: optionalString,
   GEMINI_MODEL: z.string().min(1).default('gemini-2.5-flash-native-audio-preview-12-2025'),
   GEMINI_VOICE: z.string().min(1).default('Kore'),
+  GEMINI_VOICE_ALLOW_UNLISTED: bool(false),
   GEMINI_VAD_START_SENSITIVITY: sensitivity,
   GEMINI_VAD_END_SENSITIVITY: sensitivity,
   GEMINI_VAD_PREFIX_PADDING_MS: z.coerce.number().int().min(0).max(10_000).optional(),
@@ -116,6 +123,13 @@ export const envSchema = z.object({
     .optional()
     .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
     .pipe(z.string().min(16, 'must be at least 16 characters (it guards a free agent)').optional()),
+  // Conversation: opening turn, voicemail, silent agent turns, filler while Gemini connects (src/calls, src/gemini)
+  OUTBOUND_OPENING_SILENCE_MS: int(2500, 0, 30_000),
+  OUTBOUND_OPENING_PAUSE_MS: int(600, 100, 5000),
+  VOICEMAIL: z.enum(['hangup', 'message']).default('hangup'),
+  GEMINI_FIRST_CONNECT_BUDGET_MS: int(9000, 1000, 120_000),
+  FILLER_PROMPT_AFTER_MS: int(1500, 0, 30_000),
+  SILENT_TURN_PEAK: int(200, 0, 32_767),
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -123,10 +137,10 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   const set = (name: string) => (env[name] ?? '').trim() !== '';
   const vertex = ['true', '1', 'yes'].includes(env.GOOGLE_GENAI_USE_VERTEXAI ?? '');
   const problems: string[] = [];
-  if (!vertex && !set('GEMINI_API_KEY')) {
+  if (!vertex && !set('GEMINI_API_KEY') && !set('GEMINI_API_KEYS')) {
     problems.push('GEMINI_API_KEY: is required unless GOOGLE_GENAI_USE_VERTEXAI=true (not set)');
   }
-  if (vertex && (!set('GOOGLE_CLOUD_PROJECT') || !set('GOOGLE_CLOUD_LOCATION'))) {
+  if (vertex && ((!set('GOOGLE_CLOUD_PROJECT') && !set('GOOGLE_CLOUD_PROJECTS')) || !set('GOOGLE_CLOUD_LOCATION'))) {
     problems.push(
       'GOOGLE_CLOUD_PROJECT: GOOGLE_CLOUD_PROJECT and GOOGLE_CLOUD_LOCATION are required with GOOGLE_GENAI_USE_VERTEXAI=true',
     );
@@ -151,6 +165,13 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
       problems.push(`PRICE_TABLE: ${(err as Error).message}`);
     }
   }
+  const voice = (env.GEMINI_VOICE ?? '').trim();
+  const allowUnlisted = ['true', '1', 'yes'].includes(env.GEMINI_VOICE_ALLOW_UNLISTED ?? '');
+  if (voice !== '') {
+    const problem = voiceProblem(voice, allowUnlisted);
+    if (problem !== undefined) problems.push(`GEMINI_VOICE: ${problem} (got ${JSON.stringify(voice)})`);
+  }
+  problems.push(...placeholderProblems(env));
   return problems;
 }
 
@@ -169,6 +190,56 @@ function insecurePublicUrl(raw: string | undefined): string | undefined {
   const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\./.test(url.hostname);
   if (url.protocol === 'http:' && loopback) return undefined;
   return `must be an https:// URL (got ${url.protocol}//${url.host}); plain http is accepted only for a loopback host, for local emulators`;
+}
+
+/**
+ * Values that are still the examples of .env.example (or look like them): a copied .env must not start and say
+ * "Ready" with them. Exact values per setting, plus shapes no real value has (your_…, *.example.com, a-long-random-string).
+ */
+export const PLACEHOLDERS: Readonly<Record<string, readonly string[]>> = {
+  PLIVO_AUTH_ID: ['your_plivo_auth_id'],
+  PLIVO_AUTH_TOKEN: ['your_plivo_auth_token'],
+  PLIVO_PHONE_NUMBER: ['+15555550100'],
+  PUBLIC_URL: ['https://your-public-host.example.com'],
+  GEMINI_API_KEY: ['your_gemini_api_key'],
+  GEMINI_API_KEYS: ['your_first_key,your_second_key'],
+  GOOGLE_CLOUD_PROJECT: ['your-gcp-project'],
+  STREAM_TOKEN_SECRET: ['a-long-random-string'],
+  OUTBOUND_API_KEY: ['a-long-random-string'],
+  TRANSFER_NUMBER: ['+15555550199'],
+  ORDER_API_URL: ['https://orders.internal.example.com'],
+};
+const PLACEHOLDER_SHAPE = /^(your[_-]|<.*>$|changeme$|replace[_-]?me|xxx+)|a-long-random-string/i;
+const PLACEHOLDER_SETTINGS = [
+  ...Object.keys(PLACEHOLDERS),
+  'GOOGLE_CLOUD_PROJECTS',
+  'GOOGLE_CLOUD_LOCATION',
+  'REDIS_URL',
+  'PLIVO_API_BASE_URL',
+] as const;
+
+function placeholderProblems(env: NodeJS.ProcessEnv): string[] {
+  const problems: string[] = [];
+  for (const name of new Set(PLACEHOLDER_SETTINGS)) {
+    const value = (env[name] ?? '').trim();
+    if (value === '') continue;
+    const listed = PLACEHOLDERS[name]?.includes(value) ?? false;
+    const parts = value.split(',').map((v) => v.trim());
+    if (listed || parts.some((v) => PLACEHOLDER_SHAPE.test(v) || exampleHost(v))) {
+      problems.push(`${name}: is still a placeholder from .env.example; set the real value`);
+    }
+  }
+  return problems;
+}
+
+/** RFC 2606 example domains: never a real endpoint. */
+function exampleHost(value: string): boolean {
+  if (!/^[a-z]+:\/\//i.test(value)) return false;
+  try {
+    return /(^|\.)example\.(com|org|net)$/i.test(new URL(value).hostname);
+  } catch {
+    return false;
+  }
 }
 
 type Env = z.output<typeof envSchema>;
@@ -208,7 +279,14 @@ export interface Config {
     nonceTtlS: number;
   };
   gemini: {
+    /** The first credential's key (GEMINI_API_KEY, else the first of GEMINI_API_KEYS). */
     apiKey: string | undefined;
+    /** Every credential, in order: API keys, or Vertex projects (src/gemini/credentials.ts). */
+    credentials: readonly GeminiCredential[];
+    /** Concurrent Live connections per credential (GEMINI_MAX_SESSIONS_PER_CREDENTIAL); undefined = no cap. */
+    maxSessionsPerCredential: number | undefined;
+    /** How long a credential is skipped after a quota close. */
+    credentialCooldownMs: number;
     vertexai: boolean;
     project: string | undefined;
     location: string | undefined;
@@ -274,6 +352,20 @@ export interface Config {
     /** PLAYGROUND_TOKEN; when unset a random one is generated at start and logged. */
     token: string | undefined;
   };
+  conversation: {
+    /** Outbound: send the opening turn after this much silence since the stream started, if the callee said nothing. */
+    openingSilenceMs: number;
+    /** Outbound: …or once the callee spoke ("Hello?") and then paused this long. */
+    openingPauseMs: number;
+    /** Machine detection said machine: hang up, or leave prompts/voicemail.md and then hang up. */
+    voicemail: 'hangup' | 'message';
+    /** Time for the first Gemini connection of a call, all attempts included, before the apology prompt. */
+    firstConnectBudgetMs: number;
+    /** Play the filler prompt when Gemini is not ready this long after the stream started (0 = never). */
+    fillerAfterMs: number;
+    /** An agent turn whose audio never goes above this PCM16 peak counts as silent. */
+    silentTurnPeak: number;
+  };
 }
 
 /** Parse and validate the environment. Throws ConfigError listing every problem. */
@@ -291,6 +383,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   problems.push(...crossFieldProblems(env));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const e = parsed.data;
+  const keys = commaList(e.GEMINI_API_KEY, e.GEMINI_API_KEYS);
+  const projects = commaList(e.GOOGLE_CLOUD_PROJECT, e.GOOGLE_CLOUD_PROJECTS);
   const config: Config = {
     server: {
       host: e.SERVER_HOST,
@@ -320,9 +414,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       nonceTtlS: e.WEBHOOK_NONCE_TTL_S,
     },
     gemini: {
-      apiKey: e.GEMINI_API_KEY,
+      apiKey: keys[0],
+      credentials: e.GOOGLE_GENAI_USE_VERTEXAI
+        ? vertexCredentials(projects, e.GOOGLE_CLOUD_LOCATION)
+        : apiKeyCredentials(keys),
+      maxSessionsPerCredential: e.GEMINI_MAX_SESSIONS_PER_CREDENTIAL,
+      credentialCooldownMs: e.GEMINI_CREDENTIAL_COOLDOWN_S * 1000,
       vertexai: e.GOOGLE_GENAI_USE_VERTEXAI,
-      project: e.GOOGLE_CLOUD_PROJECT,
+      project: projects[0],
       location: e.GOOGLE_CLOUD_LOCATION,
       model: e.GEMINI_MODEL,
       voice: e.GEMINI_VOICE,
@@ -370,8 +469,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       prices: parsePriceTable(e.PRICE_TABLE),
     },
     playground: { enabled: e.PLAYGROUND, token: e.PLAYGROUND_TOKEN },
+    conversation: {
+      openingSilenceMs: e.OUTBOUND_OPENING_SILENCE_MS,
+      openingPauseMs: e.OUTBOUND_OPENING_PAUSE_MS,
+      voicemail: e.VOICEMAIL,
+      firstConnectBudgetMs: e.GEMINI_FIRST_CONNECT_BUDGET_MS,
+      fillerAfterMs: e.FILLER_PROMPT_AFTER_MS,
+      silentTurnPeak: e.SILENT_TURN_PEAK,
+    },
   };
   return deepFreeze(config);
+}
+
+/** `first` then the comma-separated `list`, trimmed, empty entries and repeats dropped. */
+function commaList(first: string | undefined, list: string | undefined): string[] {
+  const all = [first ?? '', ...(list ?? '').split(',')].map((v) => v.trim()).filter((v) => v !== '');
+  return [...new Set(all)];
 }
 
 function redactIfSecret(name: string, value: string): string {

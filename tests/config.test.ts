@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
+import dotenv from 'dotenv';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, testEnv } from '../src/config.ts';
+import { loadConfig, PLACEHOLDERS, testEnv } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
 
 describe('loadConfig', () => {
@@ -48,5 +50,119 @@ describe('loadConfig', () => {
     expect(() => loadConfig(testEnv({ GEMINI_API_KEY: '', GOOGLE_GENAI_USE_VERTEXAI: 'true' }))).toThrow(
       /GOOGLE_CLOUD_PROJECT/,
     );
+  });
+});
+
+describe('GEMINI_VOICE', () => {
+  const problemsOf = (env: NodeJS.ProcessEnv): string => {
+    try {
+      loadConfig(env);
+    } catch (e) {
+      return (e as ConfigError).problems.join('\n');
+    }
+    return '';
+  };
+
+  it('refuses a wrong-case voice, naming the setting and the right spelling', () => {
+    const p = problemsOf(testEnv({ GEMINI_VOICE: 'kore' }));
+    expect(p).toMatch(/^GEMINI_VOICE: .*"Kore"/m);
+    expect(p).toContain('case-sensitive');
+  });
+
+  it('suggests the nearest voice for a typo and lists the known ones for anything else', () => {
+    expect(problemsOf(testEnv({ GEMINI_VOICE: 'Zephir' }))).toContain('Did you mean "Zephyr"?');
+    const p = problemsOf(testEnv({ GEMINI_VOICE: 'Robot' }));
+    expect(p).toContain('GEMINI_VOICE_ALLOW_UNLISTED=true');
+    expect(p).toContain('Puck');
+  });
+
+  it('accepts every listed voice, and an unlisted one only with the explicit override', () => {
+    expect(loadConfig(testEnv({ GEMINI_VOICE: 'Zubenelgenubi' })).gemini.voice).toBe('Zubenelgenubi');
+    expect(problemsOf(testEnv({ GEMINI_VOICE: 'Nova' }))).toContain('GEMINI_VOICE');
+    expect(loadConfig(testEnv({ GEMINI_VOICE: 'Nova', GEMINI_VOICE_ALLOW_UNLISTED: 'true' })).gemini.voice).toBe(
+      'Nova',
+    );
+    // The override is for new voices, not for a known one in the wrong case.
+    expect(problemsOf(testEnv({ GEMINI_VOICE: 'PUCK', GEMINI_VOICE_ALLOW_UNLISTED: 'true' }))).toContain('"Puck"');
+  });
+});
+
+describe('placeholders from .env.example', () => {
+  const example = dotenv.parse(readFileSync(new URL('../.env.example', import.meta.url)));
+  /** Every `# KEY=value` line too, as if the user had uncommented the whole file. */
+  const uncommented = dotenv.parse(
+    readFileSync(new URL('../.env.example', import.meta.url), 'utf8')
+      .split('\n')
+      .map((l) => l.replace(/^#\s*(?=[A-Z][A-Z0-9_]*=)/, ''))
+      .join('\n'),
+  );
+
+  const problemsOf = (env: NodeJS.ProcessEnv): string[] => {
+    try {
+      loadConfig(env);
+    } catch (e) {
+      return [...(e as ConfigError).problems];
+    }
+    return [];
+  };
+
+  it('refuses .env.example as copied, naming every placeholder at once', () => {
+    const problems = problemsOf(example);
+    for (const name of ['PLIVO_AUTH_ID', 'PLIVO_AUTH_TOKEN', 'PLIVO_PHONE_NUMBER', 'PUBLIC_URL', 'GEMINI_API_KEY']) {
+      expect(problems.find((p) => p.startsWith(`${name}:`) && p.includes('placeholder'))).toBeDefined();
+    }
+    // The message never echoes the secret-looking values themselves.
+    expect(problems.join('\n')).not.toContain('your_gemini_api_key');
+  });
+
+  it('refuses the optional placeholders too once uncommented', () => {
+    const problems = problemsOf(uncommented);
+    for (const name of [...Object.keys(PLACEHOLDERS)].filter((n) => uncommented[n] !== undefined)) {
+      expect(problems.find((p) => p.startsWith(`${name}:`) && p.includes('placeholder'))).toBeDefined();
+    }
+    expect(Object.keys(uncommented)).toContain('STREAM_TOKEN_SECRET');
+  });
+
+  it('refuses placeholder shapes that are not in the file', () => {
+    const problems = problemsOf(
+      testEnv({ PUBLIC_URL: 'https://gw.example.org', PLIVO_AUTH_TOKEN: 'your-token', GEMINI_API_KEY: 'changeme' }),
+    ).join('\n');
+    expect(problems).toMatch(/^PUBLIC_URL: .*placeholder/m);
+    expect(problems).toMatch(/^PLIVO_AUTH_TOKEN: .*placeholder/m);
+    expect(problems).toMatch(/^GEMINI_API_KEY: .*placeholder/m);
+  });
+
+  it('accepts the test environment (no false positives)', () => {
+    expect(problemsOf(testEnv())).toEqual([]);
+  });
+});
+
+describe('several Gemini credentials', () => {
+  it('takes GEMINI_API_KEY first, then GEMINI_API_KEYS, without repeats; labels never contain the key', () => {
+    const c = loadConfig(testEnv({ GEMINI_API_KEY: 'key-a', GEMINI_API_KEYS: 'key-b, key-a,,key-c' }));
+    expect(c.gemini.credentials.map((x) => x.apiKey)).toEqual(['key-a', 'key-b', 'key-c']);
+    expect(c.gemini.apiKey).toBe('key-a');
+    for (const cred of c.gemini.credentials) {
+      expect(cred.label).toMatch(/^\d+-[0-9a-f]{6}$/);
+      expect(cred.label).not.toContain(cred.apiKey);
+    }
+  });
+
+  it('accepts GEMINI_API_KEYS alone, and Vertex projects with one location', () => {
+    expect(loadConfig(testEnv({ GEMINI_API_KEY: '', GEMINI_API_KEYS: 'k1,k2' })).gemini.credentials).toHaveLength(2);
+    const v = loadConfig(
+      testEnv({
+        GEMINI_API_KEY: '',
+        GOOGLE_GENAI_USE_VERTEXAI: 'true',
+        GOOGLE_CLOUD_PROJECTS: 'proj-a,proj-b',
+        GOOGLE_CLOUD_LOCATION: 'us-central1',
+        GEMINI_MAX_SESSIONS_PER_CREDENTIAL: '1000',
+      }),
+    );
+    expect(v.gemini.credentials.map((x) => [x.project, x.location, x.vertexai])).toEqual([
+      ['proj-a', 'us-central1', true],
+      ['proj-b', 'us-central1', true],
+    ]);
+    expect(v.gemini.maxSessionsPerCredential).toBe(1000);
   });
 });

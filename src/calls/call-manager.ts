@@ -14,9 +14,10 @@ import type { ToolDefinition } from '../tools/types.ts';
 import type { CallTiming, LatencyProbe, SessionFactory } from './call.ts';
 import { Call, DEFAULT_TIMING } from './call.ts';
 import type { CallEventListener } from './events.ts';
-import { loadPromptAudio } from './prompt-audio.ts';
+import { profileForModel } from '../gemini/profiles.ts';
+import { FILLER_WAV, loadPromptAudio } from './prompt-audio.ts';
 import { applyHangup, withStatus } from './status-updates.ts';
-import { buildSystemPrompt } from './prompts.ts';
+import { buildSystemPrompt, buildTurnPrompt, promptDirection } from './prompts.ts';
 import type {
   AnswerInfo,
   CallContext,
@@ -65,7 +66,21 @@ export class CallManager implements CallRouter {
     // Fail at start, not on the first call, if a prompt or the bundled audio is missing.
     buildSystemPrompt({ callId: 'startup-check', direction: 'inbound', from: '', to: '' }, this.#promptOpts());
     buildSystemPrompt({ callId: 'startup-check', direction: 'outbound', from: '', to: '' }, this.#promptOpts());
+    for (const kind of ['opening-inbound', 'opening-outbound', 'voicemail', 'reprompt'] as const) {
+      buildTurnPrompt(kind, { callId: 'startup-check', direction: 'outbound', from: '', to: '' }, this.#promptOpts());
+    }
     loadPromptAudio();
+    loadPromptAudio(FILLER_WAV);
+    const model = opts.config.gemini.model;
+    const { profile, known } = profileForModel(model);
+    if (known) this.#log.info({ model, profile: profile.name }, 'gemini model profile');
+    else {
+      this.#log.warn(
+        { model, profile: profile.name },
+        'GEMINI_MODEL is not in the model table (src/gemini/profiles.ts): using the most conservative profile ' +
+          '(opening and re-prompts as realtimeInput.text, reconnect context in the system instruction)',
+      );
+    }
   }
 
   get tools(): ToolRegistry {
@@ -107,7 +122,10 @@ export class CallManager implements CallRouter {
       // A store outage must not drop a live call: the agent still answers, the record may be incomplete.
       log.error({ err: errorMessage(err) }, 'call record not created at answer');
     }
-    if (!this.#closing && !this.#calls.has(ctx.callId)) this.#open(ctx, recordId, true);
+    if (!this.#closing && !this.#calls.has(ctx.callId)) {
+      const call = this.#open(ctx, recordId, true);
+      if (info.machine === true && ctx.direction === 'outbound') call.onMachineDetected();
+    }
     return ctx;
   }
 
@@ -142,6 +160,7 @@ export class CallManager implements CallRouter {
       const machine = (params.Machine ?? '').toLowerCase() === 'true';
       const record = await this.#opts.store.getByPlivoUuid(callId).catch(() => undefined);
       if (record) await this.#opts.store.update(record.id, (r) => ({ ...r, machine })).catch(() => undefined);
+      if (machine) this.#calls.get(callId)?.onMachineDetected();
     }
   }
 
@@ -173,7 +192,17 @@ export class CallManager implements CallRouter {
       tools: this.#tools,
       createSession: this.#opts.createSession,
       systemPrompt: buildSystemPrompt(ctx, this.#promptOpts()),
+      prompts: {
+        opening: buildTurnPrompt(
+          promptDirection(ctx) === 'inbound' ? 'opening-inbound' : 'opening-outbound',
+          ctx,
+          this.#promptOpts(),
+        ),
+        voicemail: buildTurnPrompt('voicemail', ctx, this.#promptOpts()),
+        reprompt: buildTurnPrompt('reprompt', ctx, this.#promptOpts()),
+      },
       technicalDifficultyAudio: () => loadPromptAudio(),
+      fillerAudio: () => loadPromptAudio(FILLER_WAV),
       timing: this.#timing,
       latency: this.#opts.latency,
       onCallbackScheduled: this.#opts.onCallbackScheduled,

@@ -21,6 +21,7 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import type { CallControl } from '../tools/types.ts';
 import type { CallEvent, CallEventListener } from './events.ts';
 import { PlayoutTracker } from './playout.ts';
+import { promptDirection } from './prompts.ts';
 import { RecordWriter } from './record-writer.ts';
 import { Transcript } from './transcript.ts';
 import type { CallContext, CallMediaHandler, PhoneLeg, StreamEndReason } from './types.ts';
@@ -63,7 +64,11 @@ export interface CallDeps {
   tools: ToolRegistry;
   createSession: SessionFactory;
   systemPrompt: string;
+  /** Client text turns of this call, rendered from prompts/ (src/calls/prompts.ts). */
+  prompts: { opening: string; voicemail: string; reprompt: string };
   technicalDifficultyAudio: () => Int16Array;
+  /** "One moment, please.": played while Gemini is still connecting (issue 15 D7). */
+  fillerAudio: () => Int16Array;
   timing: CallTiming;
   latency?: LatencyProbe | undefined;
   onCallbackScheduled?: ((record: CallRecord, request: CallbackRequest) => void | Promise<void>) | undefined;
@@ -73,9 +78,28 @@ export interface CallDeps {
 }
 
 type Phase = 'warming' | 'live' | 'ending' | 'ended';
-type HangupWait = { kind: 'goodbye' | 'fatal'; reason: string; stage: 'settling' | 'played'; name: string };
+/**
+ * `waiting`: the voicemail message was asked for and has not started; `waiting-old`: …and an agent turn from before
+ * is still open, so its audio is not the message. `settling`: the last words are arriving; `played`: checkpoint sent.
+ */
+type HangupStage = 'waiting' | 'waiting-old' | 'settling' | 'played';
+type HangupWait = { kind: 'goodbye' | 'fatal'; reason: string; stage: HangupStage; name: string };
+/** Outbound opening: `pending` (not started yet), `waiting` (listening for "Hello?" + pause), `sent`, `skipped`. */
+type OpeningState = 'pending' | 'waiting' | 'sent' | 'skipped';
 
 const SAMPLES_PER_MS = 24;
+const CALLER_SAMPLES_PER_MS = 16;
+/** Callee speech: mean absolute PCM16 level of a frame (about -40 dBFS) and how long it must last. */
+const HELLO_LEVEL = 330;
+const HELLO_MIN_MS = 100;
+/** Outbound: the opening goes at the latest this long after the silence deadline, even if the callee keeps talking. */
+const OPENING_MAX_EXTRA_MS = 6000;
+/** VOICEMAIL=message: hang up anyway when the message has not played after this long. */
+const VOICEMAIL_MAX_MS = 30_000;
+/** Wrapper of prompts/voicemail.md: the model says the message, not a conversation. */
+const VOICEMAIL_INSTRUCTION =
+  '(An answering machine took this call; nobody is listening live. Say the following message now, word for word, ' +
+  'and nothing else:)\n\n';
 
 export class Call implements CallMediaHandler, CallControl {
   readonly ctx: CallContext;
@@ -108,6 +132,15 @@ export class Call implements CallMediaHandler, CallControl {
   #hangupSeq = 0;
   #fatal: Error | undefined;
   #finishing: Promise<void> | undefined;
+  #opening: OpeningState = 'pending';
+  #openingTimers: NodeJS.Timeout[] = [];
+  #helloLoudMs = 0;
+  #helloQuietMs = 0;
+  #helloHeard = false;
+  /** Gemini audio reached this call (the model is talking). */
+  #agentSpoke = false;
+  #fillerTimer: NodeJS.Timeout | undefined;
+  #machine = false;
 
   constructor(ctx: CallContext, recordId: string, deps: CallDeps) {
     this.ctx = ctx;
@@ -123,10 +156,17 @@ export class Call implements CallMediaHandler, CallControl {
       events: this.#events(),
       logger: this.log,
       transcriptForContext: () => this.transcript.contextText(),
+      firstConnectBudgetMs: deps.config.conversation.firstConnectBudgetMs,
+      repromptText: deps.prompts.reprompt,
+      silentTurnPeak: deps.config.conversation.silentTurnPeak,
     });
     this.#session.ready().catch(() => {
       // onFatal reports a failed first connect; this only keeps the rejection handled.
     });
+    // The real native-audio models wait for input (googleapis/python-genai#1533; pipecat#4931 "caller hears silence
+    // until they speak"): the agent starts the conversation. Inbound: at once (the session sends it when ready, and
+    // audio that comes before the stream is kept for it). Outbound: once the callee has answered (see attach).
+    if (promptDirection(ctx) === 'inbound') this.#sendOpening('inbound');
   }
 
   #emit(event: CallEvent): void {
@@ -168,12 +208,126 @@ export class Call implements CallMediaHandler, CallControl {
     if (this.#earlyDropped > 0)
       this.log.warn({ droppedMs: this.#earlyDropped / SAMPLES_PER_MS }, 'early agent audio dropped');
     if (this.#fatal) this.#playFatalPrompt();
-    else if (this.#hangup) this.#armGoodbye();
+    else if (this.#hangup?.stage === 'settling') this.#armGoodbye();
+    if (this.#opening === 'pending' && !this.#machine) this.#watchForHello();
+    this.#armFiller();
     return this;
   }
 
+  // ── opening turn ────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Outbound: speak once the callee has said their first words ("Hello?") and paused, so the greeting does not cut
+   * them off, or after OUTBOUND_OPENING_SILENCE_MS if they say nothing.
+   */
+  #watchForHello(): void {
+    const conv = this.#deps.config.conversation;
+    this.#opening = 'waiting';
+    const silence = setTimeout(() => {
+      if (!this.#helloHeard) this.#sendOpening('silence');
+    }, conv.openingSilenceMs);
+    const cap = setTimeout(() => this.#sendOpening('max-wait'), conv.openingSilenceMs + OPENING_MAX_EXTRA_MS);
+    silence.unref();
+    cap.unref();
+    this.#openingTimers.push(silence, cap);
+  }
+
+  /** Per caller frame while the outbound opening waits: a small energy VAD, no allocation. */
+  #listenForHello(pcm: Int16Array): void {
+    let sum = 0;
+    for (let i = 0; i < pcm.length; i++) {
+      const v = pcm[i]!;
+      sum += v < 0 ? -v : v;
+    }
+    const ms = pcm.length / CALLER_SAMPLES_PER_MS;
+    if (pcm.length > 0 && sum / pcm.length >= HELLO_LEVEL) {
+      this.#helloLoudMs += ms;
+      this.#helloQuietMs = 0;
+      if (this.#helloLoudMs >= HELLO_MIN_MS) this.#helloHeard = true;
+      return;
+    }
+    this.#helloQuietMs += ms;
+    if (!this.#helloHeard) this.#helloLoudMs = 0;
+    else if (this.#helloQuietMs >= this.#deps.config.conversation.openingPauseMs) this.#sendOpening('hello-then-pause');
+  }
+
+  #sendOpening(why: string): void {
+    if (this.#opening === 'sent' || this.#opening === 'skipped' || this.phase === 'ended') return;
+    this.#clearOpeningTimers();
+    if (this.#agentSpoke || this.#machine) {
+      // The model already answered the callee's "Hello?" by itself: a second greeting would talk over it.
+      this.#opening = 'skipped';
+      this.#emit({ type: 'opening', why: this.#machine ? 'machine' : 'agent-already-speaking', sent: false });
+      return;
+    }
+    this.#opening = 'sent';
+    this.log.info({ why }, 'opening turn sent');
+    this.#session.sendText(this.#deps.prompts.opening);
+    this.#emit({ type: 'opening', why, sent: true });
+  }
+
+  #clearOpeningTimers(): void {
+    for (const t of this.#openingTimers) clearTimeout(t);
+    this.#openingTimers = [];
+  }
+
+  /** Gemini still connecting a moment after the caller got through: say something rather than nothing. */
+  #armFiller(): void {
+    const after = this.#deps.config.conversation.fillerAfterMs;
+    if (after <= 0 || this.#fillerTimer !== undefined || this.#session.state !== 'connecting') return;
+    this.#fillerTimer = setTimeout(() => {
+      const leg = this.leg;
+      if (!leg || this.phase !== 'live' || this.#fatal || this.#agentSpoke) return;
+      if (this.#session.state !== 'connecting') return;
+      let pcm: Int16Array;
+      try {
+        pcm = this.#deps.fillerAudio();
+      } catch (err) {
+        this.log.warn({ err }, 'filler prompt unavailable');
+        return;
+      }
+      this.log.info({ afterMs: after }, 'gemini not ready yet; playing the filler prompt');
+      leg.playAgentAudio(pcm);
+      leg.flushAgentAudio();
+      this.#emit({ type: 'filler' });
+    }, after);
+    this.#fillerTimer.unref();
+  }
+
+  // ── machine detection ───────────────────────────────────────────────────────────────────────────────────────
+
+  /** Plivo's machine detection said an answering machine took the call: follow VOICEMAIL. */
+  onMachineDetected(): void {
+    if (this.phase === 'ended' || this.#machine || this.#fatal) return;
+    this.#machine = true;
+    this.#clearOpeningTimers();
+    if (this.#opening === 'pending' || this.#opening === 'waiting') this.#opening = 'skipped';
+    const action = this.#deps.config.conversation.voicemail;
+    this.outcome = 'voicemail';
+    this.endReason ??= 'voicemail';
+    this.log.info({ action }, 'answering machine detected');
+    this.#emit({ type: 'machine', action });
+    this.#writer.markDirty();
+    if (action === 'hangup') {
+      void this.#hangUpNow('voicemail');
+      return;
+    }
+    const openTurn = this.transcript.hasOpenAgentTurn() || this.#playout.turn !== undefined;
+    if (this.leg && this.#agentSpoke) this.leg.clearAgentAudio();
+    clearTimeout(this.#hangupTimer);
+    this.#hangup = { kind: 'goodbye', reason: 'voicemail', stage: openTurn ? 'waiting-old' : 'waiting', name: '' };
+    this.#session.sendText(VOICEMAIL_INSTRUCTION + this.#deps.prompts.voicemail);
+    this.#hangupTimer = setTimeout(() => {
+      this.log.warn('voicemail message did not play in time; hanging up');
+      void this.#hangUpNow('voicemail');
+    }, VOICEMAIL_MAX_MS);
+    this.#hangupTimer.unref();
+  }
+
   onCallerAudio(pcm16k: Int16Array): void {
-    if (this.phase === 'live') this.#session.sendAudio(pcm16k);
+    if (this.phase !== 'live') return;
+    this.#session.sendAudio(pcm16k);
+    if (this.#opening === 'waiting') this.#listenForHello(pcm16k);
   }
 
   onDtmf(digit: string): void {
@@ -225,11 +379,15 @@ export class Call implements CallMediaHandler, CallControl {
         this.#emit({ type: 'reconnect', kind: info.kind, reason: info.reason });
       },
       onFatal: (err) => this.#onFatal(err),
+      onSilentTurn: (info) => this.#emit({ type: 'silent-turn', action: info.action }),
     };
   }
 
   #onAgentAudio(pcm: Int16Array): void {
     if (this.phase === 'ended' || this.#fatal) return;
+    this.#agentSpoke = true;
+    if (this.#opening === 'waiting') this.#sendOpening('agent-spoke');
+    if (this.#hangup?.stage === 'waiting') this.#hangup.stage = 'settling';
     if (this.#hangup?.stage === 'settling') this.#armGoodbye();
     if (!this.leg) {
       this.#keepEarly(pcm);
@@ -280,6 +438,7 @@ export class Call implements CallMediaHandler, CallControl {
     else this.transcript.endAgentTurn();
     this.#writer.markDirty();
     this.#emit({ type: 'interrupted', heardMs: cut?.heardMs, clearMs: ms });
+    if (this.#hangup?.stage === 'waiting-old') this.#hangup.stage = 'waiting';
     if (this.#hangup?.stage === 'played' && this.#hangup.kind === 'goodbye') {
       // The goodbye was cut off, so its checkpoint will never be confirmed: wait for the model to finish again.
       this.#hangup.stage = 'settling';
@@ -288,6 +447,7 @@ export class Call implements CallMediaHandler, CallControl {
   }
 
   #onTurnComplete(): void {
+    if (this.#hangup?.stage === 'waiting-old') this.#hangup.stage = 'waiting';
     if (!this.leg) {
       if (this.#earlySamples > 0) this.#early.push('turn-end');
       return;
@@ -497,6 +657,8 @@ export class Call implements CallMediaHandler, CallControl {
     this.endReason ??= reason;
     this.phase = 'ended';
     clearTimeout(this.#hangupTimer);
+    clearTimeout(this.#fillerTimer);
+    this.#clearOpeningTimers();
     for (const c of this.#runs.values()) c.abort(new Error('call ended'));
     this.#early = [];
     this.transcript.close();

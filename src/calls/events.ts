@@ -4,6 +4,14 @@ import type { ToolOutcomeKind } from '../tools/registry.ts';
 export type CallEvent =
   | { type: 'session-opened'; warm: boolean }
   | { type: 'stream-attached' }
+  /** The opening turn went to Gemini (`why`: inbound, hello-then-pause, silence, max-wait), or was not needed. */
+  | { type: 'opening'; why: string; sent: boolean }
+  /** The filler prompt started because Gemini was not ready yet. */
+  | { type: 'filler' }
+  /** Machine detection said machine; `action` is the VOICEMAIL setting. */
+  | { type: 'machine'; action: 'hangup' | 'message' }
+  /** An agent turn came back silent. */
+  | { type: 'silent-turn'; action: 'reprompt' | 'give-up' }
   | { type: 'caller-text'; text: string }
   | { type: 'agent-text'; text: string }
   | { type: 'agent-turn-end' }

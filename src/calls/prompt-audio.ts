@@ -4,6 +4,8 @@ import { GEMINI_OUTPUT_RATE } from '../audio/types.ts';
 import { GatewayError } from '../errors.ts';
 
 export const TECHNICAL_DIFFICULTY_WAV = new URL('../../assets/prompts/technical-difficulty.wav', import.meta.url);
+/** Played while Gemini is still connecting (see assets/prompts/README.md). */
+export const FILLER_WAV = new URL('../../assets/prompts/one-moment.wav', import.meta.url);
 
 const cache = new Map<string, Int16Array>();
 

@@ -1,7 +1,10 @@
 // System prompts: prompts/inbound.md and prompts/outbound.md (PROMPTS_DIR overrides the folder), read once and
 // cached. The outbound prompt is a template filled with the call's opening reason, objective and variables; every
 // prompt ends with facts about this call (date and time, so that "tomorrow at 3" can become a timestamp).
-import { readFileSync } from 'node:fs';
+// Client text turns use the same templating: prompts/opening-inbound.md and opening-outbound.md (the turn that
+// makes the agent speak first), voicemail.md (the message left on an answering machine) and reprompt.md (sent once
+// when an agent turn came back silent).
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from '../errors.ts';
@@ -11,16 +14,22 @@ export const DEFAULT_PROMPTS_DIR = fileURLToPath(new URL('../../prompts/', impor
 
 const cache = new Map<string, string>();
 
-export function loadPromptTemplate(kind: 'inbound' | 'outbound', dir: string = DEFAULT_PROMPTS_DIR): string {
+/** Prompt files besides the two system prompts. */
+export type TurnPrompt = 'opening-inbound' | 'opening-outbound' | 'voicemail' | 'reprompt';
+
+export function loadPromptTemplate(
+  kind: 'inbound' | 'outbound' | TurnPrompt,
+  dir: string = DEFAULT_PROMPTS_DIR,
+): string {
   const file = join(dir, `${kind}.md`);
   let text = cache.get(file);
   if (text === undefined) {
     try {
       text = readFileSync(file, 'utf8');
     } catch (cause) {
-      throw new GatewayError('GW_ERR_CONFIG', `cannot read the ${kind} system prompt at ${file}`, { cause });
+      throw new GatewayError('GW_ERR_CONFIG', `cannot read the ${kind} prompt at ${file}`, { cause });
     }
-    if (text.trim() === '') throw new GatewayError('GW_ERR_CONFIG', `the ${kind} system prompt at ${file} is empty`);
+    if (text.trim() === '') throw new GatewayError('GW_ERR_CONFIG', `the ${kind} prompt at ${file} is empty`);
     cache.set(file, text);
   }
   return text;
@@ -64,10 +73,39 @@ export interface PromptOptions {
   now?: Date | undefined;
 }
 
+/**
+ * The direction whose prompts and opening a call runs: a playground call runs the one its page chose, exactly as a
+ * phone call in that direction would.
+ */
+export function promptDirection(ctx: CallContext): 'inbound' | 'outbound' {
+  return ctx.direction === 'playground' ? (ctx.prompt ?? 'inbound') : ctx.direction;
+}
+
 export function buildSystemPrompt(ctx: CallContext, opts: PromptOptions = {}): string {
-  // A playground call runs the prompt its page chose, exactly as a phone call in that direction would.
-  const kind = ctx.direction === 'playground' ? (ctx.prompt ?? 'inbound') : ctx.direction;
-  const template = loadPromptTemplate(kind, opts.dir ?? DEFAULT_PROMPTS_DIR);
+  const template = loadPromptTemplate(promptDirection(ctx), opts.dir ?? DEFAULT_PROMPTS_DIR);
+  const values = templateValues(ctx);
+  const now = opts.now ?? new Date();
+  const facts = [
+    '',
+    '# This call',
+    '',
+    `- Current date and time (UTC): ${now.toISOString().slice(0, 16).replace('T', ' ')} (${weekday(now)})`,
+    `- Direction: ${promptDirection(ctx) === 'inbound' ? 'the customer called us' : 'we called the customer'}`,
+  ];
+  return `${renderTemplate(template, values).trimEnd()}\n${facts.join('\n')}\n`;
+}
+
+/** A client text turn from its prompt file, templated like the system prompt; comment lines (`<!-- -->`) dropped. */
+export function buildTurnPrompt(kind: TurnPrompt, ctx: CallContext, opts: PromptOptions = {}): string {
+  // A PROMPTS_DIR made before these files existed keeps working: a missing one comes from the bundled folder.
+  const dir = opts.dir !== undefined && existsSync(join(opts.dir, `${kind}.md`)) ? opts.dir : DEFAULT_PROMPTS_DIR;
+  const template = loadPromptTemplate(kind, dir).replace(/<!--[\s\S]*?-->/g, '');
+  const text = renderTemplate(template, templateValues(ctx)).trim();
+  if (text === '') throw new GatewayError('GW_ERR_CONFIG', `the ${kind} prompt is empty once its comments are removed`);
+  return text;
+}
+
+function templateValues(ctx: CallContext): Record<string, string> {
   const values: Record<string, string> = {
     openingReason: sanitiseValue(ctx.openingReason ?? 'a follow-up on their interest in TechFlow'),
     objective: sanitiseValue(
@@ -78,15 +116,7 @@ export function buildSystemPrompt(ctx: CallContext, opts: PromptOptions = {}): s
   for (const [k, v] of Object.entries(ctx.variables ?? {})) {
     if (/^[A-Za-z]\w{0,39}$/.test(k)) values[`var.${k}`] = sanitiseValue(String(v));
   }
-  const now = opts.now ?? new Date();
-  const facts = [
-    '',
-    '# This call',
-    '',
-    `- Current date and time (UTC): ${now.toISOString().slice(0, 16).replace('T', ' ')} (${weekday(now)})`,
-    `- Direction: ${kind === 'inbound' ? 'the customer called us' : 'we called the customer'}`,
-  ];
-  return `${renderTemplate(template, values).trimEnd()}\n${facts.join('\n')}\n`;
+  return values;
 }
 
 function weekday(d: Date): string {

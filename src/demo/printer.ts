@@ -66,6 +66,28 @@ export function createPrinter(stream: NodeJS.WriteStream) {
         case 'stream-attached':
           line(dim(`${stamp()} Plivo audio stream connected`));
           break;
+        case 'opening':
+          line(
+            dim(
+              e.sent
+                ? `${stamp()} opening turn handed to the Gemini session (${e.why}): the agent speaks first`
+                : `${stamp()} opening turn not needed (${e.why})`,
+            ),
+          );
+          break;
+        case 'filler':
+          line(dim(`${stamp()} Gemini not ready yet: playing the "one moment" filler prompt`));
+          break;
+        case 'machine':
+          line(
+            `${stamp()} ${yellow('answering machine')} detected → ${e.action === 'hangup' ? 'hanging up' : 'leaving the voicemail message'}`,
+          );
+          break;
+        case 'silent-turn':
+          line(
+            `${stamp()} ${yellow('silent agent turn')} → ${e.action === 'reprompt' ? 're-prompting the model' : 'giving up'}`,
+          );
+          break;
         case 'caller-text':
           heard += heard === '' || /^\s/.test(e.text) ? e.text : ` ${e.text}`;
           break;

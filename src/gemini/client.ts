@@ -7,6 +7,7 @@
 import { GoogleGenAI, type GoogleGenAIOptions } from '@google/genai';
 import type { Config } from '../config.ts';
 import { GatewayError } from '../errors.ts';
+import type { GeminiCredential } from './credentials.ts';
 import { GuardedSocketFactory } from './transport.ts';
 
 const clients = new Map<string, GoogleGenAI>();
@@ -24,6 +25,27 @@ export function getGenAIClient(config: Config['gemini'], overrides: ClientOverri
     clients.set(key, client);
   }
   return client;
+}
+
+/**
+ * The client for one credential of the pool (src/gemini/credentials.ts): the same settings with that credential's
+ * key, or Vertex project and location. Cached like getGenAIClient, so each credential keeps its own auth state.
+ */
+export function clientForCredential(
+  config: Config['gemini'],
+  credential: GeminiCredential,
+  overrides: ClientOverrides = {},
+): GoogleGenAI {
+  return getGenAIClient(
+    {
+      ...config,
+      vertexai: credential.vertexai,
+      apiKey: credential.apiKey,
+      project: credential.project ?? config.project,
+      location: credential.location ?? config.location,
+    },
+    overrides,
+  );
 }
 
 /** Drop cached clients (tests). Open sessions keep working: they hold their own connections. */

@@ -4,8 +4,18 @@
 import type { GoogleGenAI, Session } from '@google/genai';
 import type { Config } from '../config.ts';
 import { GatewayError, errorMessage } from '../errors.ts';
-import { getGenAIClient } from './client.ts';
-import { buildLiveConnectConfig, buildResumeContext, DEFAULT_MAX_CONTEXT_CHARS, parseDurationMs } from './setup.ts';
+import { clientForCredential } from './client.ts';
+import { describeGeminiClose } from './close-reasons.ts';
+import { type CredentialLease, credentialPool } from './credentials.ts';
+import { silentTurnCounters } from './counters.ts';
+import { type ModelProfile, profileForModel } from './profiles.ts';
+import {
+  buildContextInstruction,
+  buildLiveConnectConfig,
+  buildResumeContext,
+  DEFAULT_MAX_CONTEXT_CHARS,
+  parseDurationMs,
+} from './setup.ts';
 import { attemptContext, type ConnectAttempt, type GuardedSocket } from './transport.ts';
 import type {
   LiveSession,
@@ -53,6 +63,9 @@ const SAMPLES_PER_MS = 16; // 16 kHz uplink
 const MAX_KEPT_SCRATCH = 256 * 1024; // about 5 s of 24 kHz audio per message
 const UPLINK_MIME = 'audio/pcm;rate=16000';
 const NO_RETRY_CODES = new Set([1007, 1008]); // invalid argument / policy: retrying the same setup cannot help
+const DEFAULT_SILENT_TURN_PEAK = 200;
+/** A first-connect attempt gets at least this long, however small the budget is split. */
+const MIN_ATTEMPT_MS = 2000;
 
 interface Live {
   session: Session;
@@ -89,7 +102,11 @@ class GeminiLiveSession implements LiveSession {
   private readonly config: Config['gemini'];
   private readonly opts: LiveSessionOptions;
   private readonly callId: string;
-  private readonly client: GoogleGenAI;
+  /** tuning.client (tests); otherwise each connection takes a client for a credential of the pool. */
+  private readonly fixedClient: GoogleGenAI | undefined;
+  private readonly baseUrl: string | undefined;
+  /** What this model generation accepts (src/gemini/profiles.ts). */
+  readonly profile: ModelProfile;
   private readonly t: Required<Omit<LiveSessionTuning, 'client' | 'baseUrl'>>;
 
   private _state: LiveSessionState = 'connecting';
@@ -117,6 +134,15 @@ class GeminiLiveSession implements LiveSession {
   private wakeSleeper: (() => void) | undefined;
   private quickDrops = 0;
   private malformedFrames = 0;
+  /** A client text turn waiting for the session to be ready. */
+  private pendingText: string | undefined;
+
+  // Silent-turn detection: what the current agent turn has had so far.
+  private turnAudioPeak = -1; // -1: no audio part yet
+  private turnHadTool = false;
+  private turnInterrupted = false;
+  private silentStreak = 0;
+  private readonly silentPeak: number;
 
   // Uplink: everything goes through `pending`, then out in chunks of `chunkSamples` from `chunkBytes`.
   private readonly pending: UplinkBuffer;
@@ -138,7 +164,10 @@ class GeminiLiveSession implements LiveSession {
     this.config = config;
     this.opts = opts;
     this.callId = opts.callId;
-    this.client = tuning.client ?? getGenAIClient(config, { baseUrl: tuning.baseUrl });
+    this.fixedClient = tuning.client;
+    this.baseUrl = tuning.baseUrl;
+    this.profile = profileForModel(config.model).profile;
+    this.silentPeak = opts.silentTurnPeak ?? DEFAULT_SILENT_TURN_PEAK;
     this.t = {
       backoffBaseMs: tuning.backoffBaseMs ?? 250,
       backoffMaxMs: tuning.backoffMaxMs ?? 4000,
@@ -225,6 +254,34 @@ class GeminiLiveSession implements LiveSession {
     }
   }
 
+  // ---------------------------------------------------------------- client text turns
+
+  sendText(text: string): void {
+    if (this.closed || text.trim() === '') return;
+    if (this._state === 'ready' && this.live !== undefined) this.sendTextNow(text);
+    else this.pendingText = text;
+  }
+
+  /** One client turn, the way this generation takes it (profile `openingTurn`). */
+  private sendTextNow(text: string): void {
+    const live = this.live;
+    if (live === undefined) {
+      this.pendingText = text;
+      return;
+    }
+    try {
+      if (this.profile.openingTurn === 'client-content') {
+        live.session.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
+      } else {
+        live.session.sendRealtimeInput({ text });
+      }
+    } catch (err) {
+      // Only if the socket is not open: keep it for the next connection.
+      this.pendingText = text;
+      this.opts.logger.debug({ err: errorMessage(err) }, 'gemini text turn not sent');
+    }
+  }
+
   // ---------------------------------------------------------------- tools
 
   sendToolResponses(responses: ToolCallResponse[]): void {
@@ -253,19 +310,40 @@ class GeminiLiveSession implements LiveSession {
 
   // ---------------------------------------------------------------- connections
 
+  /**
+   * The first connection spends a budget (GEMINI_FIRST_CONNECT_BUDGET_MS), not attempts × the full timeout: a
+   * service that accepts the socket but never completes setup (or a blackholed TCP connection) must reach the
+   * caller's apology within seconds (issue 15 D7). Each attempt gets its share, at least MIN_ATTEMPT_MS, never past
+   * the deadline; the call plays a filler prompt meanwhile (src/calls/call.ts).
+   */
   private async connectFirst(): Promise<void> {
     let lastErr: unknown;
+    const budget = this.opts.firstConnectBudgetMs;
+    // Without a budget: every attempt gets the full per-attempt timeout (the previous behaviour).
+    const deadline = budget === undefined ? Number.POSITIVE_INFINITY : Date.now() + budget;
+    const share =
+      budget === undefined
+        ? this.config.connectTimeoutMs
+        : Math.min(
+            this.config.connectTimeoutMs,
+            Math.max(MIN_ATTEMPT_MS, Math.floor(budget / this.t.maxFreshAttempts)),
+          );
     for (let attempt = 1; attempt <= this.t.maxFreshAttempts; attempt++) {
-      if (attempt > 1 && !(await this.sleep(this.backoff(attempt - 2)))) return;
+      if (attempt > 1 && !(await this.sleep(Math.min(this.backoff(attempt - 2), deadline - Date.now())))) return;
+      const left = deadline - Date.now();
+      if (attempt > 1 && left < MIN_ATTEMPT_MS / 4) break;
       try {
-        await this.connectOnce(undefined);
+        await this.connectOnce(undefined, undefined, Math.min(share, Math.max(left, 1)));
         this.resolveReady();
         this.afterConnected();
         return;
       } catch (err) {
         if (this.closed) return;
         lastErr = err;
-        this.opts.logger.warn({ err: errorMessage(err), attempt }, 'gemini connect failed');
+        this.opts.logger.warn(
+          { err: errorMessage(err), attempt, budgetLeftMs: deadline - Date.now() },
+          'gemini connect failed',
+        );
         if (err instanceof ConnectError && !err.retryable) break;
       }
     }
@@ -278,8 +356,27 @@ class GeminiLiveSession implements LiveSession {
     );
   }
 
-  /** Open one connection (resuming `handle` when given) and make it current. Rejects on failure or timeout. */
-  private async connectOnce(handle: string | undefined): Promise<void> {
+  /**
+   * Open one connection (resuming `handle` when given) and make it current. Rejects on failure or timeout.
+   * `systemPrompt` replaces the call's (a fresh reconnect with its context in the instruction).
+   */
+  private async connectOnce(
+    handle: string | undefined,
+    systemPrompt?: string,
+    timeoutMs: number = this.config.connectTimeoutMs,
+  ): Promise<void> {
+    // Several credentials (src/gemini/credentials.ts): this connection holds one until it ends; a quota close
+    // cools it down, so the retry or reconnect goes to the next.
+    let lease: CredentialLease | undefined;
+    let client = this.fixedClient;
+    if (client === undefined) {
+      try {
+        lease = credentialPool(this.config).acquire();
+      } catch (err) {
+        throw new ConnectError(errorMessage(err), this.callId, undefined, err);
+      }
+      client = clientForCredential(this.config, lease.credential, { baseUrl: this.baseUrl });
+    }
     const gen = ++this.gen;
     const attempt: ConnectAttempt = {
       socket: undefined,
@@ -292,10 +389,10 @@ class GeminiLiveSession implements LiveSession {
     this.pendingAttempt = attempt;
     let established = false;
     const connecting = attemptContext.run(attempt, () =>
-      this.client.live.connect({
+      client.live.connect({
         model: this.config.model,
         config: buildLiveConnectConfig(this.config, {
-          systemPrompt: this.opts.systemPrompt,
+          systemPrompt: systemPrompt ?? this.opts.systemPrompt,
           tools: this.opts.tools,
           resumeHandle: handle,
         }),
@@ -304,6 +401,21 @@ class GeminiLiveSession implements LiveSession {
           onmessage: (msg) => this.onServerMessage(gen, msg),
           onerror: () => {},
           onclose: (e: unknown) => {
+            const { code, reason } = (e ?? {}) as { code?: unknown; reason?: unknown };
+            const c = typeof code === 'number' ? code : undefined;
+            const r = typeof reason === 'string' ? reason : undefined;
+            lease?.end(c, r);
+            if (c === 1007 || c === 1008 || c === 1011) {
+              this.opts.logger.warn(
+                {
+                  code: c,
+                  reason: r,
+                  credential: lease?.credential.label,
+                  explanation: describeGeminiClose(c, r ?? ''),
+                },
+                'gemini closed the connection',
+              );
+            }
             if (established) this.onConnectionClosed(gen, e);
           },
         },
@@ -317,10 +429,7 @@ class GeminiLiveSession implements LiveSession {
         attempt.socket?.terminate();
         reject(new ConnectError(message, this.callId, undefined));
       };
-      timer = setTimeout(
-        () => abort(`no setupComplete within ${this.config.connectTimeoutMs} ms`),
-        this.config.connectTimeoutMs,
-      );
+      timer = setTimeout(() => abort(`no setupComplete within ${timeoutMs} ms`), timeoutMs);
       // close() must not wait for the SDK (Vertex auth may still be pending, with no socket to terminate yet).
       attempt.cancel = () => abort('session closed while connecting');
     });
@@ -337,6 +446,7 @@ class GeminiLiveSession implements LiveSession {
     } catch (err) {
       attempt.aborted = true;
       attempt.socket?.terminate();
+      lease?.end(attempt.closeCode, attempt.closeReason);
       if (err instanceof ConnectError) throw err;
       throw new ConnectError(errorMessage(err), this.callId, attempt.closeCode, err);
     } finally {
@@ -361,6 +471,9 @@ class GeminiLiveSession implements LiveSession {
 
   private afterConnected(): void {
     this._state = 'ready';
+    const text = this.pendingText;
+    this.pendingText = undefined;
+    if (text !== undefined) this.sendTextNow(text);
     this.drainUplink();
     // A goAway may already have come with the first frames of this connection.
     this.maybeRotate();
@@ -421,8 +534,16 @@ class GeminiLiveSession implements LiveSession {
         attempt++;
         if ((i > 0 || handle !== undefined) && !(await this.sleep(this.backoff(i)))) return;
         try {
-          await this.connectOnce(undefined);
-          this.sendContext();
+          const context = this.contextTranscript();
+          if (this.profile.context === 'system-instruction') {
+            await this.connectOnce(
+              undefined,
+              buildContextInstruction(this.opts.systemPrompt, context, this.t.maxContextChars),
+            );
+          } else {
+            await this.connectOnce(undefined);
+            this.sendContext(context);
+          }
           this.completeReconnect('fresh', reason, attempt);
           return;
         } catch (err) {
@@ -456,13 +577,17 @@ class GeminiLiveSession implements LiveSession {
     this.afterConnected();
   }
 
-  private sendContext(): void {
-    let transcript = '';
+  private contextTranscript(): string {
     try {
-      transcript = this.opts.transcriptForContext();
+      return this.opts.transcriptForContext();
     } catch (err) {
       this.opts.logger.warn({ err: errorMessage(err) }, 'transcriptForContext failed; continuing without context');
+      return '';
     }
+  }
+
+  /** Profile `context: 'client-content'`: the conversation so far as a user turn the model does not answer. */
+  private sendContext(transcript: string): void {
     const turns = buildResumeContext(transcript, this.t.maxContextChars);
     if (turns === undefined || this.live === undefined) return;
     this.live.session.sendClientContent({ turns, turnComplete: false });
@@ -485,6 +610,7 @@ class GeminiLiveSession implements LiveSession {
       this.modelTurnActive = false;
       this.emit(() => this.opts.events.onTurnComplete());
     }
+    this.resetTurn();
     this.handleStale = false;
   }
 
@@ -541,6 +667,7 @@ class GeminiLiveSession implements LiveSession {
     if (isRecord(sc)) {
       if (sc.interrupted === true) {
         this.modelTurnActive = false;
+        this.turnInterrupted = true;
         events.onInterrupted();
         if (this.closed) return;
       }
@@ -554,6 +681,7 @@ class GeminiLiveSession implements LiveSession {
           this.modelTurnActive = true;
           this.handleStale = true;
           const pcm = this.decodeAudio(inline.data);
+          if (this.turnAudioPeak <= this.silentPeak) this.turnAudioPeak = Math.max(this.turnAudioPeak, peakOf(pcm));
           if (pcm.length > 0) events.onAudio(pcm);
           if (this.closed) return;
         }
@@ -574,12 +702,16 @@ class GeminiLiveSession implements LiveSession {
       events.onUsage(toUsage(usage));
       if (this.closed) return;
     }
+    const toolCallMsg = msg.toolCall;
+    if (isRecord(toolCallMsg)) this.turnHadTool = true;
     if (isRecord(sc) && sc.turnComplete === true) {
       this.modelTurnActive = false;
       events.onTurnComplete();
       if (this.closed) return;
+      this.checkSilentTurn();
+      if (this.closed) return;
     }
-    const toolCall = msg.toolCall;
+    const toolCall = toolCallMsg;
     if (isRecord(toolCall) && Array.isArray(toolCall.functionCalls)) {
       const calls = this.toToolCalls(toolCall.functionCalls);
       if (calls.length > 0) {
@@ -613,6 +745,59 @@ class GeminiLiveSession implements LiveSession {
     const goAway = msg.goAway;
     if (isRecord(goAway)) this.onGoAway(goAway.timeLeft);
     else this.maybeRotate();
+  }
+
+  /**
+   * A turn that completes with no audio, or with audio that never rises above the silent-turn peak, reached the
+   * caller as silence (near-zero audio: google-gemini/gemini-live-api-examples#40; empty turns:
+   * googleapis/python-genai#2117). Turns with a tool call or cut by the caller are not judged. The first one is
+   * answered by re-prompting the model once; a second in a row gives up (onFatal: the call apologises and hangs up).
+   */
+  private checkSilentTurn(): void {
+    const peak = this.turnAudioPeak;
+    const judged = !this.turnHadTool && !this.turnInterrupted;
+    this.resetTurn();
+    if (!judged) return;
+    if (peak > this.silentPeak) {
+      this.silentStreak = 0;
+      return;
+    }
+    silentTurnCounters.silentTurns++;
+    if (this.opts.repromptText === undefined) {
+      // No recovery configured (a session used outside a call): only counted.
+      this.opts.logger.debug({ peak: Math.max(peak, 0) }, 'gemini agent turn was silent');
+      return;
+    }
+    this.silentStreak++;
+    const retry = this.silentStreak === 1;
+    const shownPeak = Math.max(peak, 0);
+    this.opts.logger.warn(
+      { peak: shownPeak, audio: peak >= 0, streak: this.silentStreak, action: retry ? 'reprompt' : 'give-up' },
+      'gemini agent turn was silent',
+    );
+    const onSilent = this.opts.events.onSilentTurn;
+    if (retry) {
+      silentTurnCounters.reprompted++;
+      if (onSilent) this.emit(() => onSilent({ action: 'reprompt', peak: shownPeak }));
+      if (this.closed) return;
+      this.sendTextNow(this.opts.repromptText!);
+      return;
+    }
+    silentTurnCounters.gaveUp++;
+    if (onSilent) this.emit(() => onSilent({ action: 'give-up', peak: shownPeak }));
+    this.fatal(
+      new GatewayError('GW_ERR_GEMINI', 'the agent answered with silence twice in a row', {
+        callId: this.callId,
+        retryable: false,
+        detail: { peak: shownPeak },
+      }),
+    );
+  }
+
+  private resetTurn(): void {
+    this.turnAudioPeak = -1;
+    this.turnHadTool = false;
+    this.turnInterrupted = false;
   }
 
   /** Base64 → PCM16 in the session's scratch buffer: one decode, no allocation but the view, always aligned. */
@@ -723,6 +908,17 @@ class GeminiLiveSession implements LiveSession {
       }, ms);
     });
   }
+}
+
+/** Largest absolute sample value (a plain loop: this runs on every agent audio chunk until the turn is audible). */
+function peakOf(pcm: Int16Array): number {
+  let peak = 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const v = pcm[i]!;
+    const a = v < 0 ? -v : v;
+    if (a > peak) peak = a;
+  }
+  return peak;
 }
 
 function nextPow2(n: number): number {

@@ -85,11 +85,31 @@ const CONTEXT_PREAMBLE =
  * a fresh reconnect. Undefined when there is nothing to restore.
  */
 export function buildResumeContext(transcript: string, maxChars = DEFAULT_MAX_CONTEXT_CHARS): Content[] | undefined {
+  const text = contextText(transcript, maxChars);
+  if (text === undefined) return undefined;
+  return [{ role: 'user', parts: [{ text }] }];
+}
+
+/**
+ * The same context for models that refuse mid-session `clientContent` (profile `context: 'system-instruction'`):
+ * the system prompt with the conversation so far appended, for the fresh session's setup.
+ */
+export function buildContextInstruction(
+  systemPrompt: string,
+  transcript: string,
+  maxChars = DEFAULT_MAX_CONTEXT_CHARS,
+): string {
+  const text = contextText(transcript, maxChars);
+  if (text === undefined) return systemPrompt;
+  return `${systemPrompt.trimEnd()}\n\n# Conversation so far\n\n${text}\n`;
+}
+
+function contextText(transcript: string, maxChars: number): string | undefined {
   let text = transcript.trim();
   if (text === '') return undefined;
   // Keep the end: the latest exchanges matter most for continuing.
   if (text.length > maxChars) text = `…${text.slice(text.length - maxChars)}`;
-  return [{ role: 'user', parts: [{ text: `${CONTEXT_PREAMBLE}\n\n${text}` }] }];
+  return `${CONTEXT_PREAMBLE}\n\n${text}`;
 }
 
 /** protobuf Duration as JSON ("50s", "1.5s", "0.250s"); undefined when it is not one. */

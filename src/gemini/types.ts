@@ -46,6 +46,11 @@ export interface LiveSessionEvents {
   onReconnect(info: { kind: ReconnectKind; reason: string; attempt: number }): void;
   /** Every reconnect path failed; the call should apologise and hang up. */
   onFatal(error: Error): void;
+  /**
+   * An agent turn ended with no audible audio. `reprompt`: the session asked the model again; `give-up`: it was the
+   * second in a row, onFatal follows.
+   */
+  onSilentTurn?(info: { action: 'reprompt' | 'give-up'; peak: number }): void;
 }
 
 export interface LiveSessionOptions {
@@ -59,6 +64,15 @@ export interface LiveSessionOptions {
    * continues where the old one stopped.
    */
   transcriptForContext(): string;
+  /**
+   * The whole time the first connection may take, attempts and back-off included (GEMINI_FIRST_CONNECT_BUDGET_MS).
+   * Default: the per-attempt timeout times the attempts.
+   */
+  firstConnectBudgetMs?: number | undefined;
+  /** Sent once (per the model's profile) when an agent turn comes back silent; nothing is re-prompted if unset. */
+  repromptText?: string | undefined;
+  /** PCM16 peak below which a whole agent turn counts as silent (SILENT_TURN_PEAK). Default 200. */
+  silentTurnPeak?: number | undefined;
 }
 
 export type LiveSessionState = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -68,6 +82,11 @@ export interface LiveSession {
   /** Caller audio, PCM16 16 kHz, normally 20 ms. Buffered (bounded) until ready and during reconnects. */
   sendAudio(pcm16k: Int16Array): void;
   sendToolResponses(responses: ToolCallResponse[]): void;
+  /**
+   * A client text turn the model answers (the opening, the voicemail instruction), sent the way the model's profile
+   * says (src/gemini/profiles.ts). Before the session is ready it is kept (the latest one) and sent on connect.
+   */
+  sendText(text: string): void;
   /** Resolves when the first connection's setupComplete arrives; rejects if it cannot connect. */
   ready(): Promise<void>;
   stats(): { reconnects: number; resumed: number; fresh: number; droppedAudioMs: number };

@@ -2,6 +2,8 @@
 // counters live as plain numbers in EdgeStats and are read at scrape time; only sampled frame timings are
 // observed directly, so /metrics costs nothing per frame.
 import client from 'prom-client';
+import { silentTurnCounters } from '../gemini/counters.ts';
+import { credentialStats } from '../gemini/credentials.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
 
 export interface GatewayMetrics {
@@ -68,6 +70,61 @@ export function createGatewayMetrics(o: {
     'Agent audio frames dropped because the per-call queue was full',
     () => stats.droppedFrames,
   );
+
+  // Silent agent turns (src/gemini/live-session.ts): process-wide counts, like the default metrics.
+  scrapedCounter(
+    registry,
+    'gateway_gemini_silent_turns_total',
+    'Agent turns that completed with no audible audio (no audio, or below SILENT_TURN_PEAK)',
+    () => silentTurnCounters.silentTurns,
+  );
+  scrapedCounter(
+    registry,
+    'gateway_gemini_silent_turn_reprompts_total',
+    'Silent agent turns answered by re-prompting the model once',
+    () => silentTurnCounters.reprompted,
+  );
+  scrapedCounter(
+    registry,
+    'gateway_gemini_silent_turn_give_ups_total',
+    'Calls ended with the technical-difficulty prompt after a second silent agent turn in a row',
+    () => silentTurnCounters.gaveUp,
+  );
+
+  // Gemini credentials (src/gemini/credentials.ts), labelled by position and a short hash, never by the key.
+  new client.Gauge({
+    name: 'gateway_gemini_credential_sessions',
+    help: 'Open Gemini Live connections per credential',
+    labelNames: ['credential'] as const,
+    registers: [registry],
+    collect() {
+      for (const s of credentialStats.values()) this.set({ credential: s.label }, s.open);
+    },
+  });
+  new client.Gauge({
+    name: 'gateway_gemini_credential_cooling',
+    help: '1 while a credential is skipped after a quota close (GEMINI_CREDENTIAL_COOLDOWN_S)',
+    labelNames: ['credential'] as const,
+    registers: [registry],
+    collect() {
+      const now = Date.now();
+      for (const s of credentialStats.values()) this.set({ credential: s.label }, s.coolingUntil > now ? 1 : 0);
+    },
+  });
+  const reportedQuota = new Map<string, number>();
+  new client.Counter({
+    name: 'gateway_gemini_credential_quota_closes_total',
+    help: 'Quota closes (1011 "You exceeded your current quota…") per credential',
+    labelNames: ['credential'] as const,
+    registers: [registry],
+    collect() {
+      for (const s of credentialStats.values()) {
+        const before = reportedQuota.get(s.label) ?? 0;
+        if (s.quotaCloses > before) this.inc({ credential: s.label }, s.quotaCloses - before);
+        reportedQuota.set(s.label, s.quotaCloses);
+      }
+    },
+  });
 
   const errors = new client.Counter({
     name: 'gateway_errors_total',

@@ -54,9 +54,8 @@ describe('tools with real effects', () => {
       speech: 'synthetic',
       voice: 'en-us',
       responseDelayMs: 10,
-      startDelayMs: 10,
       turns: [
-        { id: 'greeting', trigger: 'session-start', text: 'Hi.', toolCalls: [], interruptible: true, end: false },
+        { id: 'greeting', trigger: 'opening', text: 'Hi.', toolCalls: [], interruptible: true, end: false },
         {
           id: 'actions',
           trigger: 'caller-speech',

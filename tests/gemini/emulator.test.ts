@@ -14,6 +14,8 @@ import { waitFor } from './helpers/fake-live-server.ts';
 import { type Recorder, recorder } from './helpers/recorder.ts';
 
 const API_KEY = 'emulator-api-key';
+/** The gateway starts the conversation: the emulator, like the real models, never speaks first. */
+const OPENING = 'Hello, I am calling for help.';
 
 const tools: ToolDeclaration[] = [
   {
@@ -27,9 +29,8 @@ const scenario: Scenario = {
   name: 'gemini-session-test',
   speech: 'synthetic',
   responseDelayMs: 20,
-  startDelayMs: 20,
   turns: [
-    { id: 'greeting', trigger: 'session-start', text: 'Hello, how can I help?' },
+    { id: 'greeting', trigger: 'opening', text: 'Hello, how can I help?' },
     {
       id: 'lookup',
       trigger: 'caller-speech',
@@ -109,11 +110,53 @@ const outputText = (rec: Recorder) =>
     .join('');
 
 describe('against the Gemini Live emulator', () => {
+  it('the agent stays silent until the gateway sends the opening turn, or the caller speaks', async () => {
+    await start();
+    const rec = recorder();
+    const s = open(rec);
+    await s.ready();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rec.of('audio')).toHaveLength(0);
+    speak(s);
+    await waitFor(() => rec.of('turnComplete').length === 1, 5000, 'greeting after caller speech');
+    expect(outputText(rec)).toContain('Hello, how can I help?');
+    expect(emu!.sessions[0]!.turns).toEqual(['greeting']);
+  });
+
+  it('sends the opening the way each model generation takes it', async () => {
+    for (const model of ['gemini-3.8-live', 'gemini-3.1-flash-live-preview']) {
+      await start();
+      const rec = recorder();
+      const s = createLiveSession(
+        gemini({ model }),
+        {
+          callId: 'call-emu',
+          systemPrompt: 'You are a helpful phone agent.',
+          tools,
+          events: rec.handlers,
+          logger: rootLogger(),
+          transcriptForContext: () => '',
+        },
+        { baseUrl: emu!.baseUrl },
+      );
+      sessions.push(s);
+      await s.ready();
+      s.sendText(OPENING);
+      await waitFor(() => rec.of('turnComplete').length === 1, 5000, `greeting on ${model}`);
+      expect({ model, text: outputText(rec) }).toEqual({ model, text: 'Hello, how can I help?' });
+      expect(rec.of('fatal')).toHaveLength(0);
+      await s.close();
+      sessions = [];
+      await emu!.close();
+    }
+  });
+
   it('runs a conversation: greeting, caller speech, tool call and response, transcripts, usage', async () => {
     await start();
     const rec = recorder();
     const s = open(rec);
     await s.ready();
+    s.sendText(OPENING);
     await waitFor(() => rec.of('turnComplete').length === 1, 5000, 'greeting');
     expect(rec.of('audio').length).toBeGreaterThan(0);
     expect(outputText(rec)).toContain('Hello, how can I help?');
@@ -150,6 +193,7 @@ describe('against the Gemini Live emulator', () => {
     const rec = recorder();
     const s = open(rec);
     await s.ready();
+    s.sendText(OPENING);
     await waitFor(() => rec.of('turnComplete').length === 1, 5000, 'greeting');
     expect(outputText(rec)).toContain('Hello, how can I help?');
   });
@@ -159,6 +203,7 @@ describe('against the Gemini Live emulator', () => {
     const rec = recorder();
     const s = open(rec);
     await s.ready();
+    s.sendText(OPENING);
     await waitFor(() => rec.of('audio').length > 0, 5000, 'greeting audio');
     emu!.sessions[0]!.interrupt();
     await waitFor(() => rec.of('interrupted').length === 1, 5000, 'interrupted');
@@ -169,6 +214,7 @@ describe('against the Gemini Live emulator', () => {
     const rec = recorder();
     const s = open(rec);
     await s.ready();
+    s.sendText(OPENING);
     await waitFor(() => rec.of('turnComplete').length === 1, 5000, 'greeting');
     const s0 = emu!.sessions[0]!;
     await waitFor(() => s0.handles.length > 0, 5000, 'a handle');
@@ -191,6 +237,7 @@ describe('against the Gemini Live emulator', () => {
     const rec = recorder();
     const s = open(rec);
     await s.ready();
+    s.sendText(OPENING);
     await waitFor(() => rec.of('turnComplete').length === 1, 5000, 'greeting');
     await waitFor(() => emu!.sessions[0]!.handles.length > 0, 5000, 'a handle');
     emu!.sessions[0]!.drop();
@@ -204,6 +251,7 @@ describe('against the Gemini Live emulator', () => {
     const rec = recorder();
     const s = open(rec, () => 'Agent: Hello, how can I help?\nCaller: Where is my order?');
     await s.ready();
+    s.sendText(OPENING);
     await waitFor(() => rec.of('turnComplete').length === 1, 5000, 'greeting');
     await waitFor(() => emu!.sessions[0]!.handles.length > 0, 5000, 'a handle');
     emu!.sessions[0]!.drop(1011);
@@ -227,6 +275,7 @@ describe('against the Gemini Live emulator', () => {
     const rec = recorder();
     const s = open(rec, () => '', { holdAudioDuringToolCalls: true });
     await s.ready();
+    s.sendText(OPENING);
     await waitFor(() => rec.of('turnComplete').length === 1, 5000, 'greeting');
     speak(s);
     await waitFor(() => rec.of('toolCall').length === 1, 5000, 'tool call');
@@ -243,6 +292,7 @@ describe('against the Gemini Live emulator', () => {
     const rec = recorder();
     const s = open(rec);
     await s.ready();
+    s.sendText(OPENING);
     await waitFor(() => rec.of('turnComplete').length === 1, 5000, 'greeting');
     speak(s);
     await waitFor(() => rec.of('toolCall').length === 1, 5000, 'tool call');

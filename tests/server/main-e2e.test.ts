@@ -12,6 +12,20 @@ import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const SCENARIO = join(import.meta.dirname, '../../scenarios/demo-order-status.json');
 const env = testEnv();
+const ANSWERS = '+14155550199';
+const MACHINE = '+14155550177';
+
+/** The client text turns the emulator received (clientContent turns or realtimeInput.text), in order. */
+function textTurns(session: { received: { msg: Record<string, unknown> }[] } | undefined): string[] {
+  const out: string[] = [];
+  for (const { msg } of session?.received ?? []) {
+    const cc = msg.clientContent as { turns?: { parts?: { text?: string }[] }[] } | undefined;
+    for (const t of cc?.turns ?? []) for (const p of t.parts ?? []) if (p.text) out.push(p.text);
+    const rt = (msg.realtimeInput as { text?: string } | undefined)?.text;
+    if (rt) out.push(rt);
+  }
+  return out;
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -39,7 +53,12 @@ describe('npm start (src/main.ts) against both emulators', () => {
       scenario: SCENARIO,
       speech: 'synthetic',
     });
-    plivo = await startPlivoEmulator({ authId: env.PLIVO_AUTH_ID!, authToken: env.PLIVO_AUTH_TOKEN! });
+    plivo = await startPlivoEmulator({
+      authId: env.PLIVO_AUTH_ID!,
+      authToken: env.PLIVO_AUTH_TOKEN!,
+      // The callee picks up and says nothing; the other number is an answering machine.
+      outbound: (to) => (to.replace(/^\+/, '') === MACHINE.slice(1) ? { kind: 'machine' } : { kind: 'answer' }),
+    });
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
     child = spawn(process.execPath, [MAIN], {
@@ -55,6 +74,8 @@ describe('npm start (src/main.ts) against both emulators', () => {
           OUTBOUND_API_KEY: 'test-outbound-key',
           LOG_LEVEL: 'info',
           DRAIN_TIMEOUT_S: '2',
+          OUTBOUND_OPENING_SILENCE_MS: '800',
+          VOICEMAIL: 'message',
         }),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,7 +112,49 @@ describe('npm start (src/main.ts) against both emulators', () => {
     const session = gemini.sessions[0];
     expect(session?.setup).toBeDefined();
     expect(JSON.stringify(session?.setup)).toContain('check_order_status');
+    // The strict emulator never speaks first: the greeting the caller hears exists because the gateway sent the
+    // opening turn (prompts/opening-inbound.md), before any caller audio.
+    expect(textTurns(session)[0]).toContain('Greet them now');
+    expect(session?.turns[0]).toBe('greeting');
     await call.hangup();
+  }, 30_000);
+
+  it('speaks first on an outbound call once the callee has been silent, with the outbound opening', async () => {
+    const before = gemini.sessions.length;
+    const res = await fetch(`${base}/outbound/call`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer test-outbound-key', 'content-type': 'application/json' },
+      body: JSON.stringify({ phone_number: ANSWERS, campaign_id: 'main-e2e', opening_reason: 'your recent order' }),
+    });
+    expect(res.status).toBe(201);
+    const call = await plivo.waitForCall((c) => c.direction === 'outbound' && c.to.endsWith(ANSWERS.slice(1)), 15_000);
+    await call.waitForEvent('playAudio', undefined, 15_000);
+    const session = gemini.sessions[before];
+    const turns = textTurns(session);
+    expect(turns[0]).toContain('Begin with your outbound greeting now');
+    expect(turns[0]).toContain('your recent order');
+    expect(session?.turns[0]).toBe('greeting');
+    await call.hangup();
+  }, 30_000);
+
+  it('leaves the voicemail message on an answering machine, then hangs up (VOICEMAIL=message)', async () => {
+    const before = gemini.sessions.length;
+    const res = await fetch(`${base}/outbound/call`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer test-outbound-key', 'content-type': 'application/json' },
+      body: JSON.stringify({ phone_number: MACHINE, campaign_id: 'main-e2e', opening_reason: 'your recent order' }),
+    });
+    expect(res.status).toBe(201);
+    const call = await plivo.waitForCall((c) => c.direction === 'outbound' && c.to.endsWith(MACHINE.slice(1)), 15_000);
+    await call.waitForEvent('playAudio', undefined, 15_000);
+    await call.completed;
+    const turns = textTurns(gemini.sessions[before]);
+    // No outbound greeting: the only client turn is the voicemail message, and the gateway ended the call.
+    expect(turns).toHaveLength(1);
+    expect(turns[0]).toContain('answering machine');
+    expect(turns[0]).toContain('We will try you again later');
+    const hangups = plivo.requests.filter((r) => r.method === 'DELETE' && r.path.includes(call.callUuid));
+    expect(hangups.length).toBeGreaterThan(0);
   }, 30_000);
 
   it('mounts the outbound API behind its bearer token and places calls through Plivo', async () => {

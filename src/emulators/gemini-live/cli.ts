@@ -11,7 +11,8 @@ Usage: node src/emulators/gemini-live/cli.ts --scenario <file.json> [options]
   --scenario <path>        scenario JSON file (required; see src/emulators/gemini-live/README.md)
   --host <addr>            listen address (default 127.0.0.1)
   --port <n>               listen port (default 0 = ephemeral; the URL is printed)
-  --api-key <key>          require ?key=<key> (default: accept any key)
+  --api-key <key>          require ?key=<key>; a missing or wrong key gets close 1008 (default: accept any key)
+  --model <id>             serve only this model and its profile (default: every model in the profile table)
   --speech <mode>          auto | espeak | synthetic (default: the scenario's)
   --no-realtime            send agent audio as fast as possible instead of pacing it
   --speedup <x>            pacing speed factor (default 1)
@@ -19,11 +20,23 @@ Usage: node src/emulators/gemini-live/cli.ts --scenario <file.json> [options]
   --vad-threshold <dbfs>   caller speech threshold (default -40)
   --end-silence-ms <ms>    silence that ends a caller turn (default: setup's silenceDurationMs, else 500)
   --text-frames            send JSON in text frames (the real service uses binary frames)
-  --any-model              accept any model id in setup
+  --any-model              accept any model id in setup (unknown ids get the strictest profile)
+  --connection-ms <ms>     connection lifetime before the deadline close (default 600000; 0 = unlimited)
+  --go-away-lead-ms <ms>   goAway this long before the end of the connection (default 60000)
+  --max-sessions-per-key <n>  concurrent sessions per API key; one more gets the 1011 quota close
+  --quota-after-sessions <n>  connections after the first n get the 1011 quota close
+  --silent-turns <n|all>   the next n agent turns come out silent (turnComplete without audio)
+  --silent-turn-audio <m>  none | near-zero: what a silent turn carries (default none)
+  --setup-never-completes <n|all>  never send setupComplete to the first n connections
   -h, --help               this text
 
 Point the gateway at it with GOOGLE_GEMINI_BASE_URL=<printed URL> (or httpOptions.baseUrl).
 `;
+
+function count(v: string | undefined, name: string): boolean | number | undefined {
+  if (v === 'all') return true;
+  return num(v, name);
+}
 
 function num(v: string | undefined, name: string): number | undefined {
   if (v === undefined) return undefined;
@@ -47,6 +60,14 @@ async function main(): Promise<void> {
       'end-silence-ms': { type: 'string' },
       'text-frames': { type: 'boolean' },
       'any-model': { type: 'boolean' },
+      model: { type: 'string' },
+      'connection-ms': { type: 'string' },
+      'go-away-lead-ms': { type: 'string' },
+      'max-sessions-per-key': { type: 'string' },
+      'quota-after-sessions': { type: 'string' },
+      'silent-turns': { type: 'string' },
+      'silent-turn-audio': { type: 'string' },
+      'setup-never-completes': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -74,7 +95,24 @@ async function main(): Promise<void> {
       endSilenceMs: num(values['end-silence-ms'], 'end-silence-ms'),
     },
     serverFrames: values['text-frames'] ? 'text' : 'binary',
+    limits: {
+      connectionMs: num(values['connection-ms'], 'connection-ms'),
+      goAwayLeadMs: num(values['go-away-lead-ms'], 'go-away-lead-ms'),
+      maxSessionsPerKey: num(values['max-sessions-per-key'], 'max-sessions-per-key'),
+    },
+    faults: {
+      quotaAfterSessions: num(values['quota-after-sessions'], 'quota-after-sessions'),
+      silentTurns: count(values['silent-turns'], 'silent-turns'),
+      setupNeverCompletes: count(values['setup-never-completes'], 'setup-never-completes'),
+    },
   };
+  const silentAudio = values['silent-turn-audio'];
+  if (silentAudio !== undefined) {
+    if (silentAudio !== 'none' && silentAudio !== 'near-zero')
+      throw new Error('--silent-turn-audio must be none or near-zero');
+    opts.faults!.silentTurnAudio = silentAudio;
+  }
+  if (values.model !== undefined) opts.model = values.model;
   if (values['api-key'] !== undefined) opts.apiKey = values['api-key'];
   if (speech !== undefined) opts.speech = speech;
   if (values['any-model']) opts.models = 'any';

@@ -1,8 +1,11 @@
 // Close codes and reason texts as observed from the real service (it sends no JSON errors: every failure is a
 // WebSocket close frame with a human-readable reason).
 export const CLOSE = {
+  // LiveKit realtime_api.py L997-1011; yagudaev/voiceclaw#66.
   invalidArgument: { code: 1007, reason: 'Request contains an invalid argument.' },
+  /** Kept for callers of the old wrong-key close; the emulator now answers a wrong key like a missing one. */
   badApiKey: { code: 1007, reason: 'API key not valid. Please pass a valid API key.' },
+  // kailashsp/realtime-conversation-voice-AI-agent#1: missing or invalid key.
   missingApiKey: {
     code: 1008,
     reason:
@@ -13,16 +16,15 @@ export const CLOSE = {
   internal: { code: 1011, reason: 'Internal error occurred.' },
   unavailable: { code: 1011, reason: 'The service is currently unavailable.' },
   deadline: { code: 1011, reason: 'Deadline expired before operation could complete.' },
+  // kazunori279/interpretab#13 (clamped to the 123-byte close-reason limit on the wire).
+  quota: {
+    code: 1011,
+    reason:
+      'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.',
+  },
 } as const;
 
 export type CloseSpec = { code: number; reason: string };
-
-export function modelNotFound(model: string, apiVersion: string): CloseSpec {
-  return {
-    code: 1008,
-    reason: `${model} is not found for API version ${apiVersion}, or is not supported for bidiGenerateContent. Call ListModels to see the list of available models and their supported methods.`,
-  };
-}
 
 /** Close reasons are limited to 123 bytes by RFC 6455; longer real-service texts arrive truncated. */
 export function clampReason(reason: string): string {

@@ -2,6 +2,7 @@
 // conversation at a resumable point, so resuming from an older handle loses what happened since (as the real
 // service warns), and a handle outlives its socket by a configurable TTL (2 h on the real service).
 import { randomBytes } from 'node:crypto';
+import type { ParsedScenario } from './scenario.ts';
 
 export interface ConversationOwner {
   /** Whether the socket that owns the conversation is still open (a resume must then be rejected). */
@@ -22,9 +23,13 @@ export class Conversation {
   /** Rough token accounting for usageMetadata. */
   contextTokens = 0;
 
-  constructor(id: string, model: string) {
+  /** The scenario this conversation plays (and keeps across resumptions), with its folder for relative paths. */
+  readonly script: { scenario: ParsedScenario; baseDir: string } | undefined;
+
+  constructor(id: string, model: string, script?: { scenario: ParsedScenario; baseDir: string }) {
     this.id = id;
     this.model = model;
+    this.script = script;
   }
 }
 

@@ -8,9 +8,10 @@ import type { Duplex } from 'node:stream';
 import { childLogger } from '../../log.ts';
 import { CLOSE, type CloseSpec } from './close-codes.ts';
 import { HandleStore } from './conversation.ts';
+import { Budget } from './faults.ts';
 import { loadScenario } from './scenario.ts';
 import { EmulatedSessionImpl, type SessionContext } from './session.ts';
-import { KNOWN_MODELS } from './setup-check.ts';
+import { KNOWN_MODELS } from './profiles.ts';
 import { renderAudio } from './speech.ts';
 import { createSocketServer } from './ws-server.ts';
 import type { EmulatedSession, GeminiLiveEmulator, GeminiLiveEmulatorOptions } from './types.ts';
@@ -26,11 +27,14 @@ export type {
 export type { AudioSpec, ParsedScenario, Scenario, ToolCallSpec, Trigger, Turn } from './scenario.ts';
 export { loadScenario, parseScenario, ScenarioSchema } from './scenario.ts';
 export { CLOSE } from './close-codes.ts';
-export { KNOWN_MODELS, KNOWN_VOICES } from './setup-check.ts';
+export { KNOWN_VOICES } from './setup-check.ts';
+export { KNOWN_MODELS, MODEL_PROFILES, type ModelProfile, profileFor } from './profiles.ts';
+export type { SilentTurnAudio } from './faults.ts';
 export { hasEspeak, OUTPUT_RATE, syntheticSpeech } from './speech.ts';
 export { decodeWav, encodeWav } from './wav.ts';
 
 const TWO_HOURS = 2 * 60 * 60 * 1000;
+const TEN_MINUTES = 10 * 60 * 1000;
 
 interface Route {
   apiVersion: string;
@@ -66,6 +70,11 @@ class Emulator extends EventEmitter implements GeminiLiveEmulator {
   private dropsLeft: number;
   private lifetimesUsed = 0;
   private closing: Promise<void> | undefined;
+  private readonly silentTurns: Budget;
+  private readonly setupStalls: Budget;
+  private quotaExceeded = false;
+  private admitted = 0;
+  private readonly openPerKey = new Map<string, number>();
 
   constructor(opts: GeminiLiveEmulatorOptions) {
     super();
@@ -78,11 +87,24 @@ class Emulator extends EventEmitter implements GeminiLiveEmulator {
     if (!(speedup > 0)) throw new Error('timing.speedup must be > 0');
     const chunkMs = opts.timing?.chunkMs ?? 40;
     if (!(chunkMs >= 5 && chunkMs <= 2000)) throw new Error('timing.chunkMs must be within 5..2000');
+    const connectionMs = opts.limits?.connectionMs ?? TEN_MINUTES;
+    const goAwayLeadMs = opts.limits?.goAwayLeadMs ?? 60_000;
+    if (!(connectionMs >= 0) || !(goAwayLeadMs >= 0)) throw new Error('limits must be >= 0');
+    const silentTurnAudio = f.silentTurnAudio ?? 'none';
+    if (silentTurnAudio !== 'none' && silentTurnAudio !== 'near-zero') {
+      throw new Error('faults.silentTurnAudio must be none or near-zero');
+    }
+    this.silentTurns = new Budget(f.silentTurns);
+    this.setupStalls = new Budget(f.setupNeverCompletes);
     this.ctx = {
       scenario,
       baseDir,
+      scenarioRoutes: (opts.scenarioRoutes ?? []).map((r) => {
+        if (r.systemInstructionIncludes === '') throw new Error('scenarioRoutes: systemInstructionIncludes is empty');
+        return { needle: r.systemInstructionIncludes, ...loadScenario(r.scenario) };
+      }),
       speech: opts.speech ?? scenario.speech,
-      models: opts.models ?? KNOWN_MODELS,
+      models: opts.model !== undefined ? [opts.model] : (opts.models ?? KNOWN_MODELS),
       handles: new HandleStore(opts.resumption?.handleTtlMs ?? TWO_HOURS),
       log: childLogger({ component: 'gemini-live-emulator', scenario: scenario.name }),
       timing: { realtime: opts.timing?.realtime ?? true, chunkMs, speedup, leadMs: opts.timing?.leadMs ?? 300 },
@@ -92,7 +114,11 @@ class Emulator extends EventEmitter implements GeminiLiveEmulator {
         setupDelayMs: f.setupDelayMs ?? 0,
         abortOnAudioDuringToolCall: f.abortOnAudioDuringToolCall ?? false,
         silentAfterGoAway: f.silentAfterGoAway ?? false,
+        silentTurnAudio,
+        takeSilentTurn: () => this.silentTurns.take(),
+        takeSetupStall: () => this.setupStalls.take(),
       },
+      limits: { connectionMs, goAwayLeadMs },
       resumption: {
         rejectWhileConnected: opts.resumption?.rejectWhileConnected ?? true,
         updateEveryMs: opts.resumption?.updateEveryMs ?? 10_000,
@@ -154,18 +180,42 @@ class Emulator extends EventEmitter implements GeminiLiveEmulator {
       const s = new EmulatedSessionImpl(ws, this.impls.length, r.apiVersion, this.ctx);
       this.impls.push(s);
       this.sessions.push(s);
-      let reject: CloseSpec | undefined;
-      if (this.opts.apiKey !== undefined) {
-        if (!r.key) reject = CLOSE.missingApiKey;
-        else if (r.key !== this.opts.apiKey) reject = CLOSE.badApiKey;
-      }
-      if (!reject && this.refusalsLeft > 0) {
-        this.refusalsLeft--;
-        reject = CLOSE.unavailable;
-      }
-      s.start(reject);
+      s.start(this.admit(r, s));
       this.emit('session', s);
     });
+  }
+
+  /** Key, capacity and quota decisions at upgrade time; undefined admits the connection. */
+  private admit(r: Route, s: EmulatedSessionImpl): CloseSpec | undefined {
+    // A wrong key is refused like a missing one (research §1.4: 1008 for a missing or invalid key).
+    if (this.opts.apiKey !== undefined && r.key !== this.opts.apiKey) return CLOSE.missingApiKey;
+    if (this.refusalsLeft > 0) {
+      this.refusalsLeft--;
+      return CLOSE.unavailable;
+    }
+    const quotaAfter = this.opts.faults?.quotaAfterSessions;
+    if (this.quotaExceeded || (quotaAfter !== undefined && this.admitted >= quotaAfter)) return CLOSE.quota;
+    const key = r.key ?? '';
+    const open = this.openPerKey.get(key) ?? 0;
+    const cap = this.opts.limits?.maxSessionsPerKey;
+    // Not documented for the Developer API; quota is the close the service gives when a limit is hit.
+    if (cap !== undefined && open >= cap) return CLOSE.quota;
+    this.admitted++;
+    this.openPerKey.set(key, open + 1);
+    s.closed.then(() => {
+      const n = (this.openPerKey.get(key) ?? 1) - 1;
+      if (n <= 0) this.openPerKey.delete(key);
+      else this.openPerKey.set(key, n);
+    });
+    return undefined;
+  }
+
+  setQuotaExceeded(on: boolean): void {
+    this.quotaExceeded = on;
+  }
+
+  silenceTurns(n: number): void {
+    this.silentTurns.add(n);
   }
 
   nextSession(index?: number): Promise<EmulatedSession> {

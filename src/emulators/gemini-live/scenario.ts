@@ -33,8 +33,18 @@ export const ToolCallSpecSchema = z.strictObject({
 });
 export type ToolCallSpec = z.infer<typeof ToolCallSpecSchema>;
 
-export const TriggerSchema = z.enum(['session-start', 'caller-speech', 'tool-response']);
-export type Trigger = z.infer<typeof TriggerSchema>;
+/**
+ * When a turn plays:
+ * - `opening`: the conversation's first agent turn, played when the client starts the conversation: its first text
+ *   turn (`clientContent` with `turnComplete: true` where the model takes it, or `realtimeInput.text`) or the end of
+ *   the caller's first utterance. The real native-audio models never speak first (python-genai#1533; pipecat#4931).
+ * - `caller-speech`: the end of the caller's utterance, or caller text.
+ * - `tool-response`: every call of the previous turn answered.
+ * `session-start` (the agent speaking by itself after setupComplete) was removed: it is only in the type so that a
+ * scenario still using it fails at load with an explanation instead of a bare "invalid enum value".
+ */
+export const TriggerSchema = z.enum(['opening', 'caller-speech', 'tool-response', 'session-start']);
+export type Trigger = Exclude<z.infer<typeof TriggerSchema>, 'session-start'>;
 
 export const TurnSchema = z.strictObject({
   id: z.string().min(1).optional(),
@@ -62,8 +72,8 @@ export const ScenarioSchema = z
     speech: z.enum(['auto', 'espeak', 'synthetic']).default('auto'),
     voice: z.string().min(1).default('en-us'),
     responseDelayMs: Ms.default(250),
-    /** How long a `session-start` turn waits after setupComplete, so that a re-seeding clientContent can win. */
-    startDelayMs: Ms.default(150),
+    /** Removed with `session-start` (rejected at load); in the schema only for the explanation. */
+    startDelayMs: Ms.optional(),
     /**
      * Connection lifetime: goAway at `goAwayAtMs` after the socket opens, close 1011 `timeLeftMs` later. Applies to
      * the first `connections` connections that complete setup (default: every connection, like the real service).
@@ -74,7 +84,30 @@ export const ScenarioSchema = z
     turns: z.array(TurnSchema).min(1).max(500),
   })
   .superRefine((s, ctx) => {
+    if (s.startDelayMs !== undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['startDelayMs'],
+        message: 'startDelayMs was removed with the session-start trigger: the agent never speaks first',
+      });
+    }
     s.turns.forEach((t, i) => {
+      if (t.trigger === 'session-start') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['turns', i, 'trigger'],
+          message:
+            'the session-start trigger was removed: the real service never speaks before the client does; use ' +
+            '"opening" (played on the first client text turn or the end of the first caller utterance)',
+        });
+      }
+      if (t.trigger === 'opening' && i !== 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['turns', i, 'trigger'],
+          message: 'only the first turn can be "opening"',
+        });
+      }
       if (t.trigger === 'tool-response') {
         const prev = s.turns[i - 1];
         if (!prev || prev.toolCalls.length === 0) {

@@ -1,4 +1,5 @@
 // Public types of the Gemini Live emulator (re-exported by index.ts).
+import type { SilentTurnAudio } from './faults.ts';
 import type { Scenario } from './scenario.ts';
 import type { SpeechMode } from './speech.ts';
 
@@ -7,10 +8,19 @@ export interface GeminiLiveEmulatorOptions {
   host?: string;
   /** Default 0 (ephemeral). */
   port?: number;
-  /** If set, `?key=` (or `?access_token=`) must match: missing → close 1008, wrong → close 1007. */
+  /**
+   * If set, `?key=` (or `?access_token=`, or `x-goog-api-key`) must match; a missing or wrong key gets close 1008
+   * "Method doesn't allow unregistered callers…" (the "reject key" mode).
+   */
   apiKey?: string;
   /** Scenario object, or path to a JSON scenario file. */
   scenario: Scenario | string;
+  /**
+   * Other scenarios, chosen per conversation by the client's setup: the first whose `systemInstructionIncludes`
+   * appears in the setup's systemInstruction plays; `scenario` plays when none matches. One emulator can then serve
+   * an inbound and an outbound agent (`npm run dev`). A resumed conversation keeps the scenario it started with.
+   */
+  scenarioRoutes?: ReadonlyArray<{ systemInstructionIncludes: string; scenario: Scenario | string }>;
   timing?: {
     /** Pace audio against the wall clock (default true); false sends every chunk as fast as the socket takes it. */
     realtime?: boolean;
@@ -44,11 +54,42 @@ export interface GeminiLiveEmulatorOptions {
     abortOnAudioDuringToolCall?: boolean;
     /** After goAway, send nothing more until the close (the service has been seen going quiet). */
     silentAfterGoAway?: boolean;
+    /**
+     * The next N agent turns (across sessions; `true` = all) come out "silent": generationComplete + turnComplete
+     * with no audio, or with near-zero audio (`silentTurnAudio`), no transcript and no tool calls. The scenario does
+     * not move on, so a re-prompt gets the turn again.
+     */
+    silentTurns?: boolean | number;
+    /** `none` (default): no audio at all; `near-zero`: the turn's length of audio within ±2 LSB (about -80 dBFS). */
+    silentTurnAudio?: SilentTurnAudio;
+    /** Accept the socket and the setup, never send setupComplete: the first N connections (`true` = all). */
+    setupNeverCompletes?: boolean | number;
+    /** Connections after the first N that reach the emulator are closed with the 1011 quota close. */
+    quotaAfterSessions?: number;
   };
+  /**
+   * Serve only this model (CLI `--model`): its profile decides what the session accepts; a setup naming another
+   * model gets 1008. Default: every model of the profile table (`KNOWN_MODELS`).
+   */
+  model?: string;
   /** Override the scenario's speech mode (tests use 'synthetic' for speed and determinism). */
   speech?: SpeechMode;
-  /** Model ids accepted in setup (without `models/`); 'any' accepts everything. Default: the known Live models. */
+  /**
+   * Model ids accepted in setup (without `models/`); 'any' accepts everything. Default: the known Live models. An id
+   * outside the profile table gets the strictest profile (3.1 Flash Live's).
+   */
   models?: readonly string[] | 'any';
+  limits?: {
+    /** Connection lifetime: goAway, then close 1011 "Deadline expired…". Default 10 min; 0 = unlimited. */
+    connectionMs?: number;
+    /** goAway this long before the connection's end (default 60 s). */
+    goAwayLeadMs?: number;
+    /**
+     * Concurrent open sessions per API key (default unlimited); one more gets the 1011 quota close. The real
+     * service's behaviour here is not documented (see the README).
+     */
+    maxSessionsPerKey?: number;
+  };
   resumption?: {
     /** How long a handle stays valid (default 2 h). */
     handleTtlMs?: number;
@@ -111,8 +152,12 @@ export interface EmulatedSession {
   /** Resumption handles issued on this connection, oldest first. */
   readonly handles: string[];
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** API version from the request path (v1, v1beta, v1alpha). */
+  readonly apiVersion: string;
   goAway(timeLeftMs: number): void;
   interrupt(): void;
+  /** Close now with the 1011 quota reason, as the service does mid-session (kazunori279/interpretab#13). */
+  quotaExceeded(): void;
   /** No code: abrupt TCP drop (client sees 1006). With a code: a close frame with the service's reason for it. */
   drop(code?: number): void;
   on(event: EmulatedSessionEvent, listener: (...args: unknown[]) => void): this;
@@ -128,5 +173,9 @@ export interface GeminiLiveEmulator {
   off(event: 'session', listener: (s: EmulatedSession) => void): this;
   /** Resolves with the next session (or the existing one with that index). */
   nextSession(index?: number): Promise<EmulatedSession>;
+  /** While on, every new connection gets the 1011 quota close (default off). */
+  setQuotaExceeded(on: boolean): void;
+  /** Makes the next `n` agent turns silent (see `faults.silentTurns`). */
+  silenceTurns(n: number): void;
   close(): Promise<void>;
 }

@@ -100,6 +100,9 @@ export function createRestHandler(backend: RestBackend): (req: IncomingMessage, 
     const [resource, id, sub] = seg;
     if (seg.length > 3) return err(404, 'not found');
     switch (resource) {
+      case undefined:
+        // GET /v1/Account/{auth_id}/: the account itself (https://www.plivo.com/docs/account/api/account#retrieve-account-details).
+        return method === 'GET' ? account() : notAllowed();
       case 'Call':
         if (id === undefined) return method === 'POST' ? makeCall(p) : notAllowed();
         if (sub === 'DTMF') return method === 'POST' ? sendDigits(id, p) : notAllowed();
@@ -260,12 +263,46 @@ export function createRestHandler(backend: RestBackend): (req: IncomingMessage, 
     return { status: 202, body: { api_id: apiId(), message: 'changed' } };
   }
 
+  function account(): Reply {
+    const root = `/v1/Account/${backend.authId}/`;
+    return {
+      status: 200,
+      body: {
+        api_id: apiId(),
+        account_type: 'standard',
+        auth_id: backend.authId,
+        auto_recharge: false,
+        billing_mode: 'prepaid',
+        cash_credits: '10.00000',
+        name: 'Emulated account',
+        resource_uri: root,
+        timezone: 'UTC',
+      },
+    };
+  }
+
   function number(method: string, num: string, p: Record<string, string>): Reply {
     if (!PHONE.test(num)) return err(400, 'invalid number');
     const key = num.replace(/^\+/, '');
     if (method === 'GET') {
+      // Only numbers of the account exist (emu.numbers; '' = rented, no application). Plivo gives the application
+      // as its resource URI (https://www.plivo.com/docs/numbers/api/account-phone-number#retrieve-a-number).
       const appId = backend.numbers.get(key);
-      return { status: 200, body: { api_id: apiId(), number: key, application: appId ?? null, app_id: appId ?? null } };
+      if (appId === undefined) return err(404, 'number not found');
+      const root = `/v1/Account/${backend.authId}/`;
+      return {
+        status: 200,
+        body: {
+          api_id: apiId(),
+          number: key,
+          alias: null,
+          application: appId === '' ? null : `${root}Application/${appId}/`,
+          number_type: 'local',
+          voice_enabled: true,
+          sms_enabled: true,
+          resource_uri: `${root}Number/${key}/`,
+        },
+      };
     }
     if (method !== 'POST') return notAllowed();
     if (p.app_id !== undefined) {

@@ -185,7 +185,7 @@ export interface PlivoEmulator {
   readonly messages: SentMessage[];
   readonly calls: Map<string, SimulatedCall>;
   readonly applications: Map<string, Application>;
-  /** Phone number (digits only) → app_id. */
+  /** The account's phone numbers (digits only) → app_id ('' = on the account, no application attached). */
   readonly numbers: Map<string, string>;
   placeInboundCall(opts: InboundCallOptions): Promise<SimulatedCall>;
   waitForCall(predicate: (c: SimulatedCall) => boolean, timeoutMs?: number): Promise<SimulatedCall>;

@@ -8,6 +8,7 @@ export class FakeSession implements LiveSession {
   readonly opts: LiveSessionOptions;
   audioFrames = 0;
   readonly toolResponses: ToolCallResponse[] = [];
+  readonly texts: string[] = [];
   closed = false;
 
   constructor(opts: LiveSessionOptions) {
@@ -23,6 +24,9 @@ export class FakeSession implements LiveSession {
   }
   sendToolResponses(responses: ToolCallResponse[]): void {
     this.toolResponses.push(...responses);
+  }
+  sendText(text: string): void {
+    this.texts.push(text);
   }
   ready(): Promise<void> {
     return Promise.resolve();

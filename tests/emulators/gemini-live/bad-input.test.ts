@@ -52,6 +52,7 @@ describe('bad input', () => {
     c.ws.close();
     const s = await SdkClient.connect(emu.baseUrl);
     clients.push(s);
+    s.opening();
     await s.waitTurnComplete();
   });
 
@@ -116,8 +117,7 @@ describe('bad input', () => {
     ];
     for (const s of badSetups) expect((await closeOf([JSON.stringify(s)], null)).code).toBe(1007);
     const unknownModel = await closeOf([JSON.stringify({ setup: { model: 'models/gemini-9-ultra' } })], null);
-    expect(unknownModel.code).toBe(1008);
-    expect(unknownModel.reason).toMatch(/^models\/gemini-9-ultra is not found for API version v1beta/);
+    expect(unknownModel).toEqual({ code: 1008, reason: 'Operation is not implemented, or supported, or enabled.' });
   });
 
   it('a toolResponse with an unknown id → 1007 through the SDK, and the other session is unaffected', async () => {
@@ -125,7 +125,9 @@ describe('bad input', () => {
     const victim = await SdkClient.connect(emu.baseUrl);
     const other = await SdkClient.connect(emu.baseUrl);
     clients.push(victim, other);
+    victim.opening();
     await victim.waitTurnComplete();
+    other.opening();
     const g = await other.waitTurnComplete();
     victim.session.sendToolResponse({ functionResponses: [{ id: 'function-call-0', name: 'x', response: {} }] });
     expect(await victim.closed).toEqual({ code: 1007, reason: 'Request contains an invalid argument.' });
@@ -137,10 +139,10 @@ describe('bad input', () => {
     expect(emu.sessions.map((s) => s.index)).toEqual([0, 1, 2]);
   });
 
-  it('wrong API key → 1007, missing key → 1008', async () => {
+  it('reject-key mode: a wrong or missing key → 1008 "unregistered callers"', async () => {
     emu = await start({ apiKey: API_KEY });
     const err = await SdkClient.connect(emu.baseUrl, phoneConfig(), { apiKey: 'wrong' }).catch((e: Error) => e);
-    expect(String(err)).toMatch(/code 1007\): API key not valid\. Please pass a valid API key\./);
+    expect(String(err)).toMatch(/code 1008\): Method doesn't allow unregistered callers/);
     const missing = rawConnect(liveUrl(emu.baseUrl, ''));
     const closed = await missing.closed;
     expect(closed.code).toBe(1008);
@@ -163,6 +165,7 @@ describe('bad input', () => {
     emu = await start({ vad: { endSilenceMs: 5000 } });
     const c = await SdkClient.connect(emu.baseUrl);
     clients.push(c);
+    c.opening();
     const g = await c.waitTurnComplete();
     // Speech with too little trailing silence for the 5 s end-of-turn rule...
     c.speak(400, 100);
@@ -180,6 +183,7 @@ describe('bad input', () => {
       phoneConfig({ realtimeInputConfig: { automaticActivityDetection: { disabled: true } } }),
     );
     clients.push(c);
+    c.opening();
     const g = await c.waitTurnComplete();
     c.session.sendRealtimeInput({ activityStart: {} });
     c.speak(200, 0);
@@ -193,6 +197,7 @@ describe('bad input', () => {
     emu = await start({ faults: { abortOnAudioDuringToolCall: true } });
     const c = await SdkClient.connect(emu.baseUrl);
     clients.push(c);
+    c.opening();
     const g = await c.waitTurnComplete();
     c.speak();
     await c.waitFor((m) => m.toolCall !== undefined, g);

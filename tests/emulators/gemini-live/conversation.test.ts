@@ -63,6 +63,7 @@ describe('gemini live emulator with the real SDK', () => {
     expect(setup.contextWindowCompression.slidingWindow.targetTokens).toBe('12800');
 
     // Greeting.
+    c.opening();
     const end1 = await c.waitTurnComplete();
     const greeting = c.messages.slice(0, end1);
     const audio = greeting.flatMap((m) => m.serverContent?.modelTurn?.parts ?? []);
@@ -150,6 +151,7 @@ describe('gemini live emulator with the real SDK', () => {
   it('text input drives turns; gemini-3 models get transcripts bundled with audio; contextUpdate is accepted', async () => {
     emu = await startGeminiLiveEmulator({ scenario: 'scenarios/test-tools.json', timing: fast, speech: 'synthetic' });
     const c = await connect(emu.baseUrl, undefined, { model: 'gemini-3.8-live' });
+    c.opening();
     const g = await c.waitTurnComplete();
     const bundled = c.messages
       .slice(0, g)

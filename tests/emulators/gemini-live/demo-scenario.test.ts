@@ -19,6 +19,7 @@ describe('scenarios/demo-order-status.json', () => {
     emu = await startGeminiLiveEmulator({ scenario: 'scenarios/demo-order-status.json', timing: { realtime: false } });
     const c = await SdkClient.connect(emu.baseUrl);
     client = c;
+    c.opening();
     const g = await c.waitTurnComplete();
     expect(c.outputText(0, g)).toMatch(/^Hello, thank you for calling Acme Shop\./);
     expect(c.audioBytes(0, g) / 2 / 24_000).toBeGreaterThan(2);
@@ -75,14 +76,14 @@ describe('scenarios/demo-order-status.json', () => {
       scenario: {
         name: 'pacing',
         responseDelayMs: 0,
-        startDelayMs: 0,
-        turns: [{ trigger: 'session-start', text: 'beep', audio: { kind: 'tone', freqHz: 440, ms: 2000 } }],
+        turns: [{ trigger: 'opening', text: 'beep', audio: { kind: 'tone', freqHz: 440, ms: 2000 } }],
       },
       timing: { realtime: true, speedup: 4, chunkMs: 20, leadMs: 100 },
     });
     const t0 = Date.now();
     const c = await SdkClient.connect(emu.baseUrl);
     client = c;
+    c.opening();
     const end = await c.waitTurnComplete();
     const parts = c.messages.slice(0, end).flatMap((m) => m.serverContent?.modelTurn?.parts ?? []);
     expect(parts).toHaveLength(100);

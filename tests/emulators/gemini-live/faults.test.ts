@@ -25,6 +25,7 @@ describe('fault injection', () => {
     }
     const c = await SdkClient.connect(emu.baseUrl);
     clients.push(c);
+    c.opening();
     await c.waitTurnComplete();
     expect(emu.sessions).toHaveLength(3);
     expect((await emu.sessions[0]!.closed).code).toBe(1011);
@@ -59,6 +60,7 @@ describe('fault injection', () => {
       faults: { silentAfterGoAway: true },
     });
     const c = await SdkClient.connect(emu.baseUrl);
+    c.opening();
     await c.waitFor((m) => m.serverContent?.modelTurn !== undefined);
     emu.sessions[0]!.goAway(300);
     const g = await c.waitFor((m) => m.goAway !== undefined);

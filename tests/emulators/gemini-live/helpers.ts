@@ -87,6 +87,15 @@ export class SdkClient {
     return c;
   }
 
+  /**
+   * Starts the conversation the way the gateway does: a client text turn. The real models never speak first, and
+   * neither does the emulator. `realtime-text` is the only way on 3.1 Flash Live.
+   */
+  opening(text = 'Hello, I am calling for help.', how: 'client-content' | 'realtime-text' = 'client-content'): void {
+    if (how === 'realtime-text') this.session.sendRealtimeInput({ text });
+    else this.session.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
+  }
+
   private wake(): void {
     const w = this.waiters;
     this.waiters = [];

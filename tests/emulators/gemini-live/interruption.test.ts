@@ -29,6 +29,7 @@ describe('interruptions', () => {
     });
     const c = await SdkClient.connect(emu.baseUrl);
     client = c;
+    c.opening();
     await c.waitFor((m) => m.serverContent?.modelTurn !== undefined);
     await delay(200);
     c.speak(300, 700);
@@ -64,6 +65,7 @@ describe('interruptions', () => {
       inputAudioTranscription: {},
     });
     client = c;
+    c.opening();
     await c.waitFor((m) => m.serverContent?.modelTurn !== undefined);
     // Caller speech does not interrupt with NO_INTERRUPTION...
     c.speak(300, 100);
@@ -82,6 +84,7 @@ describe('interruptions', () => {
     });
     const c = await SdkClient.connect(emu.baseUrl);
     client = c;
+    c.opening();
     const g = await c.waitTurnComplete();
     c.speak();
     const call = await c.waitFor((m) => m.toolCall !== undefined, g);

@@ -25,6 +25,7 @@ describe('goAway and resumption', () => {
       timing: { realtime: false },
     });
     const a = await connect(emu.baseUrl);
+    a.opening();
     const goAway = await a.waitFor((m) => m.goAway !== undefined);
     expect(goAway.goAway!.timeLeft).toBe('5s');
     // goAway comes after the greeting turn, with a resumable handle before it.
@@ -120,9 +121,8 @@ describe('goAway and resumption', () => {
       scenario: {
         name: 'seek',
         speech: 'synthetic',
-        startDelayMs: 250,
         turns: [
-          { trigger: 'session-start', text: 'Welcome to Acme Shop, how can I help?' },
+          { trigger: 'opening', text: 'Welcome to Acme Shop, how can I help?' },
           { trigger: 'caller-speech', text: 'I can help you cancel your order. Which order is it?' },
         ],
       },
@@ -148,6 +148,7 @@ describe('goAway and resumption', () => {
     });
     await expect(connect(emu.baseUrl, 'no-such-handle')).rejects.toThrow(/code 1007/);
     const a = await connect(emu.baseUrl);
+    a.opening();
     await a.waitTurnComplete();
     const handle = a.lastHandle()!;
     a.session.close();
@@ -159,6 +160,7 @@ describe('goAway and resumption', () => {
   it('a resume may not change the model', async () => {
     emu = await startGeminiLiveEmulator({ scenario: 'scenarios/test-tools.json', timing: { realtime: false } });
     const a = await connect(emu.baseUrl);
+    a.opening();
     await a.waitTurnComplete();
     const handle = a.lastHandle()!;
     a.session.close();
@@ -176,6 +178,7 @@ describe('goAway and resumption', () => {
       resumption: { updateEveryMs: 50 },
     });
     const a = await connect(emu.baseUrl);
+    a.opening();
     await a.waitTurnComplete();
     const handleMsgs = () => a.messages.filter((m) => m.sessionResumptionUpdate?.newHandle);
     await a.waitFor(() => handleMsgs().length >= 4);

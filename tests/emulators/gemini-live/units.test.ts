@@ -103,7 +103,7 @@ describe('WAV and PCM', () => {
 });
 
 describe('scenarios', () => {
-  const base = { name: 'x', turns: [{ trigger: 'session-start', text: 'hi' }] };
+  const base = { name: 'x', turns: [{ trigger: 'opening', text: 'hi' }] };
 
   it('ships valid scenarios', () => {
     for (const f of [
@@ -112,6 +112,7 @@ describe('scenarios', () => {
       'test-go-away-resume',
       'test-resume-refused',
       'test-tools',
+      'outbound-reminder',
     ]) {
       expect(loadScenario(`scenarios/${f}.json`).scenario.name).toBe(f);
     }
@@ -123,15 +124,23 @@ describe('scenarios', () => {
     expect(() => parseScenario({ ...base, turns: [{ trigger: 'tool-response', text: 'x' }] })).toThrow(
       /must follow a turn that makes tool calls/,
     );
-    expect(() => parseScenario({ ...base, turns: [{ trigger: 'session-start' }] })).toThrow(/needs text/);
+    expect(() => parseScenario({ ...base, turns: [{ trigger: 'opening' }] })).toThrow(/needs text/);
     expect(() => parseScenario({ ...base, typo: 1 })).toThrow();
     expect(() =>
       parseScenario({
         ...base,
-        turns: [{ trigger: 'session-start', text: 'x', audio: { kind: 'tone', freqHz: 5, ms: 100 } }],
+        turns: [{ trigger: 'opening', text: 'x', audio: { kind: 'tone', freqHz: 5, ms: 100 } }],
       }),
     ).toThrow(/freqHz/);
     expect(() => parseScenario('a string')).toThrow();
+    // The agent never speaks first: the old session-start trigger (and its delay) fail at load, with the way out.
+    expect(() => parseScenario({ ...base, turns: [{ trigger: 'session-start', text: 'hi' }] })).toThrow(
+      /turns\.0\.trigger: the session-start trigger was removed.*use "opening"/,
+    );
+    expect(() => parseScenario({ ...base, startDelayMs: 100 })).toThrow(/startDelayMs was removed/);
+    expect(() => parseScenario({ ...base, turns: [...base.turns, { trigger: 'opening', text: 'again' }] })).toThrow(
+      /only the first turn can be "opening"/,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'gl-emu-'));
     writeFileSync(join(dir, 'bad.json'), '{ not json');
     expect(() => loadScenario(join(dir, 'bad.json'))).toThrow(/cannot read scenario/);

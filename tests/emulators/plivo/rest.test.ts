@@ -158,6 +158,25 @@ describe('Plivo REST emulator', () => {
     expect((await api('POST', 'Application/999/', { answer_url: 'http://x/' })).status).toBe(404);
   });
 
+  it('answers the read-only lookups the doctor makes: account, and numbers with their application URI', async () => {
+    await start();
+    const acct = await api('GET', '');
+    expect(acct.status).toBe(200);
+    expect(acct.json).toMatchObject({ auth_id: ID, resource_uri: `/v1/Account/${ID}/` });
+    expect((await api('GET', '', undefined, {})).status).toBe(401);
+    expect((await api('POST', '')).status).toBe(405);
+    // Only numbers of the account exist.
+    expect((await api('GET', 'Number/14155550100/')).status).toBe(404);
+    emu!.numbers.set('14155550100', '');
+    expect((await api('GET', 'Number/14155550100/')).json).toMatchObject({ number: '14155550100', application: null });
+    const created = await api('POST', 'Application/', { app_name: 'gw', answer_url: 'http://127.0.0.1:1/answer' });
+    const appId = created.json!.app_id as string;
+    await api('POST', 'Number/14155550100/', { app_id: appId });
+    expect((await api('GET', 'Number/+14155550100/')).json).toMatchObject({
+      application: `/v1/Account/${ID}/Application/${appId}/`,
+    });
+  });
+
   it('injects failures before succeeding (client retry tests)', async () => {
     await start({ faults: { failFirst: 2, failStatus: 503 } });
     const body = { src: '14155550100', dst: '14155550101', text: 'x' };
