@@ -128,6 +128,8 @@ export function createDialer(deps: DialerDeps): Dialer {
   const draining = () => deps.isDraining?.() === true;
   let sweepTimer: unknown;
   let queuesPaused = false;
+  /** Plivo lookups of calls not heard from, by call uuid: how many so far and when the next one is due. */
+  const lookedUp = new Map<string, { n: number; nextAt: number }>();
   let closed = false;
 
   const tzOf = (def: CampaignDef, c: ContactState) => c.timezone ?? def.timezone;
@@ -404,6 +406,8 @@ export function createDialer(deps: DialerDeps): Dialer {
    * callback was lost). The source of truth for a placed call is Plivo's call state.
    */
   async function reconcile(campaignId: string): Promise<void> {
+    const now = clock.now();
+    for (const [uuid, seen] of lookedUp) if (now - seen.nextAt > 3600_000) lookedUp.delete(uuid);
     const info = await state.getCampaign(campaignId);
     if (!info || info.state === 'completed') return;
     for (const c of await state.getContacts(campaignId)) {
@@ -432,6 +436,11 @@ export function createDialer(deps: DialerDeps): Dialer {
         const uuid = record.plivoCallUuid;
         const last = Date.parse(record.timeline.at(-1)?.at ?? record.createdAt);
         if (!uuid || !deps.plivo.getCall || clock.now() - last < reconcileAfterMs) continue;
+        // A long call is looked up again less and less often (doubling up to 15 min), not on every sweep.
+        const seen = lookedUp.get(uuid);
+        if (seen && clock.now() < seen.nextAt) continue;
+        const n = (seen?.n ?? 0) + 1;
+        lookedUp.set(uuid, { n, nextAt: clock.now() + Math.min(15 * 60_000, reconcileAfterMs * 2 ** (n - 1)) });
         const call = await deps.plivo.getCall(uuid).catch((err: unknown) => {
           log.warn({ callId: record?.id, err: errorMessage(err) }, 'reconcile: could not read the call from Plivo');
           return undefined;

@@ -31,7 +31,13 @@ export class CallPlacedError extends GatewayError {
   readonly requestUuid: string;
   constructor(callId: string, requestUuid: string, cause: unknown) {
     super('GW_ERR_STORE', 'call placed but its Plivo uuid could not be stored', { callId, cause, retryable: false });
+    this.name = 'CallPlacedError';
     this.requestUuid = requestUuid;
+  }
+
+  // GatewayError's brand check would make every GatewayError an instance of this class too.
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return GatewayError[Symbol.hasInstance](value) && (value as Error).name === 'CallPlacedError';
   }
 }
 
