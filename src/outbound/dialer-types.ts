@@ -46,8 +46,8 @@ export interface ContactState {
   callIds: string[];
   /** Times a slot was taken for this contact (part of dial job ids). */
   takes?: number | undefined;
-  /** When the current slot was taken (epoch ms): a reconciliation looks at dials that have been pending for long. */
-  takenAt?: number | undefined;
+  /** When the current slot's dial is due (epoch ms): a reconciliation looks at dials overdue for long. */
+  dueAt?: number | undefined;
   /** When a scheduled contact is due (epoch ms). */
   nextAt?: number | undefined;
   lastStatus?: CallStatus | undefined;

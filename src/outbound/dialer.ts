@@ -171,7 +171,7 @@ export function createDialer(deps: DialerDeps): Dialer {
       const callId = newId();
       const r = await state.updateContact(campaignId, contactId, (c) =>
         c.status === 'pending'
-          ? { ...c, status: 'dialing', callId: c.callId ?? callId, takes: (c.takes ?? 0) + 1, takenAt: now }
+          ? { ...c, status: 'dialing', callId: c.callId ?? callId, takes: (c.takes ?? 0) + 1, dueAt: atMs }
           : undefined,
       );
       if (!r?.changed) {
@@ -413,7 +413,7 @@ export function createDialer(deps: DialerDeps): Dialer {
     for (const c of await state.getContacts(campaignId)) {
       if (closed) return;
       if ((c.status !== 'in-progress' && c.status !== 'dialing') || !c.callId) continue;
-      const stale = clock.now() - (c.takenAt ?? 0) >= reconcileAfterMs;
+      const stale = clock.now() - (c.dueAt ?? 0) >= reconcileAfterMs;
       let record = await store.get(c.callId);
       if (!record) {
         // Its slot was taken but its dial never queued (the store failed in between): no call can exist.
