@@ -4,7 +4,7 @@
 // outbound-specific code.
 import type { AnswerInfo, CallContext, CallRouter, HangupInfo } from '../calls/types.ts';
 import type { Config } from '../config.ts';
-import { errorMessage } from '../errors.ts';
+import { ConfigError, errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
 import type { CallbackRequest, CallRecord, CallStore } from '../store/types.ts';
@@ -124,7 +124,13 @@ export function createOutbound(options: OutboundOptions): Outbound {
 
   // Hangups that could not be applied (store down) are kept on disk and applied when the store is back: a lost
   // hangup would hold its campaign slot until the lease runs out (4 h) and leave the contact in progress.
-  const spool: Spool<SpooledHangup> = openSpool(config.outbound.spoolDir, 'hangups');
+  let spool: Spool<SpooledHangup>;
+  try {
+    spool = openSpool(config.outbound.spoolDir, 'hangups');
+  } catch (err) {
+    // Refuse to start rather than run without a place to keep callbacks through a store outage.
+    throw new ConfigError([`OUTBOUND_SPOOL_DIR: cannot use ${config.outbound.spoolDir}: ${errorMessage(err)}`]);
+  }
   const spoolMaxAgeMs = options.spoolMaxAgeMs ?? 30 * 60_000;
   let replaying = false;
   const replay = async (): Promise<void> => {

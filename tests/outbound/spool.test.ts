@@ -92,3 +92,23 @@ describe('placeCall', () => {
     expect(new PlivoApiError('x', 400) instanceof CallPlacedError).toBe(false);
   });
 });
+
+describe('OUTBOUND_SPOOL_DIR', () => {
+  it('refuses to start, naming the setting, when the directory cannot be used', async () => {
+    const { loadConfig, testEnv } = await import('../../src/config.ts');
+    const { createOutbound } = await import('../../src/outbound/index.ts');
+    const { ConfigError } = await import('../../src/errors.ts');
+    const dir = tempDir();
+    const file = join(dir, 'not-a-dir');
+    appendFileSync(file, 'x');
+    const config = loadConfig(testEnv({ OUTBOUND_SPOOL_DIR: join(file, 'spool') }));
+    let err: unknown;
+    try {
+      await createOutbound({ config, store: createMemoryCallStore(), plivo: undefined }).close();
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/OUTBOUND_SPOOL_DIR/);
+  });
+});
