@@ -22,7 +22,8 @@ beforeAll(async () => {
     prefix: 'drain:',
     env: { PLIVO_CPS: '10', DRAIN_TIMEOUT_S: '30' },
   };
-  a = await startNode({ ...common, outbound: { dialer: { sweepMs: 300 } } });
+  // A's sweep is slow so that only its dial worker sees the drain: the next job it takes must be handed back.
+  a = await startNode({ ...common, outbound: { dialer: { sweepMs: 60_000 } } });
   // B's dialer starts later, so that every contact is first claimed by A.
   b = await startNode({ ...common, outbound: { dial: false, dialer: { sweepMs: 300 } } });
 }, 20_000);
@@ -55,6 +56,15 @@ describe('a draining replica', () => {
     expect(claimedByA).toBeGreaterThan(0);
     void a.gateway.drain();
     const dialsByAAtDrain = placedBy(a).length;
+    // A's worker takes the next due job, and hands its contact back (pending again, slot freed) instead of dialling.
+    const handedBack = await until(
+      async () => {
+        const contacts = await a.outbound.dialer.contacts('drain');
+        return contacts.find((c) => c.status === 'pending' && c.callId !== undefined && c.attempts === 0);
+      },
+      10_000,
+      'a claimed contact handed back',
+    );
     b.outbound.dialer.start();
 
     const view = await until(
@@ -72,6 +82,9 @@ describe('a draining replica', () => {
       perNumber.set(`+${q.params.to}`, (perNumber.get(`+${q.params.to}`) ?? 0) + 1);
     for (const n of numbers) expect(perNumber.get(n)).toBe(1);
     expect(view.dialer.by_status.done).toBe(numbers.length);
+    const again = view.dialer.contacts.find((c: { contact_id: string }) => c.contact_id === handedBack.id);
+    expect(again.call_ids).toEqual([handedBack.callId]); // the same attempt, dialled once, by B
+    expect(placedBy(b).some((r) => r.params.to === handedBack.phoneNumber.slice(1))).toBe(true);
 
     const single = await a.api('POST', '/outbound/call', { phone_number: NUMBERS.answer });
     expect(single.status).toBe(503);
