@@ -292,6 +292,8 @@ export function createDialer(deps: DialerDeps): Dialer {
         c.status === 'dialing' && c.callId === job.callId ? { ...c, status: 'pending' } : undefined,
       );
       if (r?.changed) {
+        if (info.state !== 'paused')
+          log.info({ campaignId: info.def.id, contactId: contact.id }, 'draining: contact handed back');
         await state.release(info.def.id, contact.id);
         await state.pushReady(info.def.id, [contact.id], true);
       }
