@@ -31,6 +31,23 @@ const optionalE164 = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
   .pipe(e164.optional());
 
+/**
+ * Default OUTBOUND_BLOCKED_PREFIXES: numbers where the called party, not the carrier rate card, sets the price, so a
+ * bad contact list (or a hostile one) turns into charges. Each entry is a prefix of the E.164 number.
+ */
+export const DEFAULT_BLOCKED_PREFIXES = [
+  '+1900', // NANP 900: pay-per-call premium services (US/Canada).
+  '+1976', // NANP 976: legacy premium-rate exchange, still used for pay-per-call and toll-fraud pumping.
+  '+4409', // "+44 09…": a UK 09 premium number pasted with its trunk 0 kept; never valid, refused outright.
+  '+4487', // UK 087 (0870-0873): service-charge numbers that share revenue with the called party (Ofcom).
+  '+4490', // UK 090: premium-rate services (Ofcom; regulated by the PSA).
+  '+4491', // UK 091: premium-rate services (Ofcom; regulated by the PSA).
+  '+4498', // UK 098: adult premium-rate services (Ofcom).
+  '+881', // Global Mobile Satellite System (Iridium, Globalstar…): very high per-minute rates.
+  '+882', // International Networks (shared ITU code): high-cost, a classic IRSF (toll-fraud) destination.
+  '+883', // International Networks (continuation of +882): same risk.
+];
+
 const sensitivity = z.enum(['HIGH', 'LOW']).optional();
 
 export const envSchema = z.object({
@@ -130,6 +147,19 @@ export const envSchema = z.object({
   GEMINI_FIRST_CONNECT_BUDGET_MS: int(9000, 1000, 120_000),
   FILLER_PROMPT_AFTER_MS: int(1500, 0, 30_000),
   SILENT_TURN_PEAK: int(200, 0, 32_767),
+  // Where Plivo callbacks that could not be applied (store down) are kept until they can be (append-only file).
+  OUTBOUND_SPOOL_DIR: z.string().trim().min(1).default('/tmp/gemini-plivo-gateway/spool'),
+  // Destination prefixes never dialled (campaigns and single calls). Comma-separated E.164 prefixes; empty = none.
+  OUTBOUND_BLOCKED_PREFIXES: z
+    .string()
+    .default(DEFAULT_BLOCKED_PREFIXES.join(','))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== ''),
+    )
+    .pipe(z.array(z.string().regex(/^\+[0-9]{1,14}$/, 'each prefix must look like +1900'))),
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -311,6 +341,10 @@ export interface Config {
   };
   outbound: {
     apiKey: string | undefined;
+    /** Plivo callbacks that could not be applied are kept here until the store is back. */
+    spoolDir: string;
+    /** E.164 prefixes never dialled. */
+    blockedPrefixes: readonly string[];
   };
   store: {
     kind: 'memory' | 'redis';
@@ -438,7 +472,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       promptsDir: e.PROMPTS_DIR,
     },
     tools: { orderApiUrl: e.ORDER_API_URL, transferNumber: e.TRANSFER_NUMBER, timeoutMs: e.TOOL_TIMEOUT_MS },
-    outbound: { apiKey: e.OUTBOUND_API_KEY },
+    outbound: {
+      apiKey: e.OUTBOUND_API_KEY,
+      spoolDir: e.OUTBOUND_SPOOL_DIR,
+      blockedPrefixes: e.OUTBOUND_BLOCKED_PREFIXES,
+    },
     store: { kind: e.STATE_STORE, redisUrl: e.REDIS_URL, recordTtlS: e.CALL_RECORD_TTL_S },
     operator: {
       webhook: e.POST_CALL_WEBHOOK_URL

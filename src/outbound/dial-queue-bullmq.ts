@@ -2,6 +2,7 @@
 // worker rate limiter is global to the queue, so the Plivo account's calls-per-second holds however many replicas
 // dial. BullMQ brings its own ioredis, so it gets connection options, not our client.
 import { Queue, Worker } from 'bullmq';
+import { errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { DialJob, DialQueue, RateLimit } from './dialer-types.ts';
 
@@ -26,6 +27,9 @@ export function redisConnectionOptions(url: string): Record<string, unknown> {
     ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
     // Required by BullMQ workers (blocking commands must not be cut short).
     maxRetriesPerRequest: null,
+    // BullMQ's own reconnect backoff grows to 20 s, so after a long Redis outage the dialer would sit idle for up
+    // to 20 s once Redis is back; reconnect at most 2 s apart instead (a connect attempt is cheap).
+    retryStrategy: (times: number) => Math.min(250 * times, 2000),
   };
 }
 
@@ -34,7 +38,20 @@ export function createBullDialQueue(options: BullDialQueueOptions): DialQueue {
   const connection = redisConnectionOptions(options.redisUrl);
   const prefix = options.prefix ?? 'gw-bull';
   const queue = new Queue<DialJob>(options.name, { connection, prefix });
-  queue.on('error', (err) => log.warn({ err }, 'dial queue redis error'));
+  // BullMQ reports every failed reconnect (several a second through a Redis outage): one line per 10 s is enough.
+  let lastWarnAt = 0;
+  let suppressed = 0;
+  const warnLimited = (err: unknown, msg: string) => {
+    const now = Date.now();
+    if (now - lastWarnAt < 10_000) {
+      suppressed++;
+      return;
+    }
+    log.warn({ err: errorMessage(err), suppressed }, msg);
+    lastWarnAt = now;
+    suppressed = 0;
+  };
+  queue.on('error', (err) => warnLimited(err, 'dial queue redis error'));
   let worker: Worker<DialJob> | undefined;
   let closed = false;
 
@@ -59,8 +76,12 @@ export function createBullDialQueue(options: BullDialQueueOptions): DialQueue {
         concurrency: options.concurrency ?? 16,
         ...(options.limiter ? { limiter: { max: options.limiter.max, duration: options.limiter.durationMs } } : {}),
       });
-      worker.on('error', (err) => log.warn({ err }, 'dial worker error'));
+      worker.on('error', (err) => warnLimited(err, 'dial worker error'));
       worker.on('failed', (job, err) => log.warn({ err, jobId: job?.id }, 'dial job failed'));
+    },
+    async pause() {
+      // Stop fetching; a job already taken is handed back by the dialer (it checks the drain itself).
+      await worker?.pause(true);
     },
     async pending() {
       const counts = await queue.getJobCounts('waiting', 'delayed', 'prioritized', 'paused');

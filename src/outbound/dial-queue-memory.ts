@@ -31,6 +31,7 @@ export function createMemoryDialQueue(options: MemoryDialQueueOptions): DialQueu
   let handler: ((job: DialJob) => Promise<void>) | undefined;
   let limiterTimer: unknown;
   let closed = false;
+  let paused = false;
 
   const remember = (id: string) => {
     known.delete(id);
@@ -39,7 +40,7 @@ export function createMemoryDialQueue(options: MemoryDialQueueOptions): DialQueu
   };
 
   const pump = (): void => {
-    if (closed || !handler) return;
+    if (closed || paused || !handler) return;
     while (running < concurrency && ready.length > 0) {
       if (options.limiter) {
         const now = clock.now();
@@ -107,6 +108,9 @@ export function createMemoryDialQueue(options: MemoryDialQueueOptions): DialQueu
     start(h) {
       handler = h;
       pump();
+    },
+    async pause() {
+      paused = true;
     },
     async pending() {
       return known.size - running;

@@ -46,6 +46,8 @@ export interface ContactState {
   callIds: string[];
   /** Times a slot was taken for this contact (part of dial job ids). */
   takes?: number | undefined;
+  /** When the current slot's dial is due (epoch ms): a reconciliation looks at dials overdue for long. */
+  dueAt?: number | undefined;
   /** When a scheduled contact is due (epoch ms). */
   nextAt?: number | undefined;
   lastStatus?: CallStatus | undefined;
@@ -115,6 +117,8 @@ export interface DialQueue {
   add(jobId: string, job: DialJob, delayMs: number): Promise<void>;
   /** Starts processing. A handler that throws is retried a few times, so handlers must be idempotent. */
   start(handler: (job: DialJob) => Promise<void>): void;
+  /** Stops claiming jobs (a draining replica); queued jobs stay for the other consumers. */
+  pause?(): Promise<void>;
   /** Jobs waiting or delayed (for progress and tests). */
   pending(): Promise<number>;
   close(): Promise<void>;

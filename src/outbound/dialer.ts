@@ -24,9 +24,10 @@ import type {
   MachineDetection,
   RetryPolicy,
 } from './dialer-types.ts';
+import { blockedPrefix } from './contacts.ts';
 import { toE164 } from './phone.ts';
-import { placeCall } from './place-call.ts';
-import { isTerminal, withStatus } from '../calls/status-updates.ts';
+import { CallPlacedError, placeCall } from './place-call.ts';
+import { applyHangup, isTerminal, withStatus } from '../calls/status-updates.ts';
 import { newOutboundRecord } from './records.ts';
 import { type CallWindow, delayUntilWindow } from './window.ts';
 
@@ -78,8 +79,17 @@ export interface DialerDeps {
   leaseMs?: number;
   /** Backoff of a dial that Plivo rate-limited (429): base, doubling, capped. */
   rateLimitedRetryMs?: { baseMs: number; maxMs: number };
-  /** How often each replica re-pumps active campaigns (recovers expired slots). */
+  /** How often each replica re-pumps active campaigns (recovers expired slots) and reconciles leases. */
   sweepMs?: number;
+  /**
+   * A call placed this long ago (since its last status change) with no final status is checked against Plivo's
+   * call state on each sweep: a slot held for a call that has ended comes back even if its hangup never arrived.
+   */
+  reconcileAfterMs?: number;
+  /** How long a dial keeps trying to record Plivo's call uuid (store down) once Plivo has placed the call. */
+  linkRetryMs?: number;
+  /** A draining replica claims no dial work and hands back what it had claimed. */
+  isDraining?: () => boolean;
   newId?: () => string;
 }
 
@@ -113,7 +123,13 @@ export function createDialer(deps: DialerDeps): Dialer {
   const rl = deps.rateLimitedRetryMs ?? { baseMs: 1000, maxMs: 30_000 };
   const newId = deps.newId ?? randomUUID;
   const publicUrl = deps.publicUrl ?? (() => config.server.publicUrl);
+  const reconcileAfterMs = deps.reconcileAfterMs ?? 120_000;
+  const linkRetryMs = deps.linkRetryMs ?? 15 * 60_000;
+  const draining = () => deps.isDraining?.() === true;
   let sweepTimer: unknown;
+  let queuesPaused = false;
+  /** Plivo lookups of calls not heard from, by call uuid: how many so far and when the next one is due. */
+  const lookedUp = new Map<string, { n: number; nextAt: number }>();
   let closed = false;
 
   const tzOf = (def: CampaignDef, c: ContactState) => c.timezone ?? def.timezone;
@@ -144,7 +160,8 @@ export function createDialer(deps: DialerDeps): Dialer {
 
   /** Gives free slots to ready contacts and queues their dials at the campaign's pace. */
   async function pump(campaignId: string): Promise<void> {
-    if (closed) return;
+    // A draining replica takes no slots: the ready replicas' sweeps (and their callbacks) dial what is left.
+    if (closed || draining()) return;
     const now = clock.now();
     const taken = await state.take(campaignId, now, leaseMs);
     if (taken.length === 0) return;
@@ -154,7 +171,7 @@ export function createDialer(deps: DialerDeps): Dialer {
       const callId = newId();
       const r = await state.updateContact(campaignId, contactId, (c) =>
         c.status === 'pending'
-          ? { ...c, status: 'dialing', callId: c.callId ?? callId, takes: (c.takes ?? 0) + 1 }
+          ? { ...c, status: 'dialing', callId: c.callId ?? callId, takes: (c.takes ?? 0) + 1, dueAt: atMs }
           : undefined,
       );
       if (!r?.changed) {
@@ -266,13 +283,17 @@ export function createDialer(deps: DialerDeps): Dialer {
     const info = await state.getCampaign(job.campaignId);
     const contact = await state.getContact(job.campaignId, job.contactId);
     if (!info || !contact || contact.callId !== job.callId || contact.status !== 'dialing') return;
+    // A job of an earlier slot-taking (handed back by a pause, a drain or a reconciliation) dials nothing.
+    if ((job.take ?? 0) !== (contact.takes ?? 0)) return;
     if (info.state === 'canceled') return cancelContact(info, contact);
-    if (info.state === 'paused') {
-      // Hand the slot back; resume() queues the contact first.
+    if (info.state === 'paused' || draining()) {
+      // Hand the slot back; resume() (or a ready replica's pump, when draining) queues the contact first.
       const r = await state.updateContact(info.def.id, contact.id, (c) =>
         c.status === 'dialing' && c.callId === job.callId ? { ...c, status: 'pending' } : undefined,
       );
       if (r?.changed) {
+        if (info.state !== 'paused')
+          log.info({ campaignId: info.def.id, contactId: contact.id }, 'draining: contact handed back');
         await state.release(info.def.id, contact.id);
         await state.pushReady(info.def.id, [contact.id], true);
       }
@@ -299,7 +320,10 @@ export function createDialer(deps: DialerDeps): Dialer {
     // The once-only guard against dialing a contact twice, whatever the queue does (redelivery, two replicas).
     if (!(await state.claim(`dial.${job.callId}.${job.take ?? 0}.${job.dialTry}`, 86_400_000))) return;
     try {
-      await placeCall({ publicUrl, store, plivo: deps.plivo }, record, info.def.machineDetection);
+      await placeCall({ publicUrl, store, plivo: deps.plivo }, record, info.def.machineDetection, {
+        linkRetryMs,
+        isClosed: () => closed,
+      });
     } catch (err) {
       if (err instanceof PlivoApiError && err.status === 429) {
         // Not an attempt: Plivo refused before dialing. Try again later, keeping the slot.
@@ -313,6 +337,12 @@ export function createDialer(deps: DialerDeps): Dialer {
           { ...job, dialTry: job.dialTry + 1 },
           delay,
         );
+        return;
+      }
+      if (err instanceof CallPlacedError) {
+        // Plivo placed the call but we could not record it: leave the contact 'dialing' with its slot; the
+        // reconciliation (or the call's hangup) settles it. Marking it failed would dial the contact again.
+        log.error({ campaignId: job.campaignId, callId: job.callId, err: errorMessage(err) }, 'placed call unlinked');
         return;
       }
       log.warn({ campaignId: job.campaignId, callId: job.callId, err }, 'dial failed');
@@ -346,8 +376,101 @@ export function createDialer(deps: DialerDeps): Dialer {
 
   async function handle(job: DialJob): Promise<void> {
     if (closed) return;
+    if (draining()) pauseQueues();
     if (job.kind === 'dial') await processDial(job);
     else await processWake(job);
+  }
+
+  /** Gives a contact's slot back and queues it again (first in line). */
+  async function handBack(campaignId: string, contactId: string, callId: string, why: string): Promise<void> {
+    const r = await state.updateContact(campaignId, contactId, (c) =>
+      c.status === 'dialing' && c.callId === callId ? { ...c, status: 'pending' } : undefined,
+    );
+    if (!r?.changed) return;
+    log.warn({ campaignId, contactId, why }, 'contact handed back');
+    await state.release(campaignId, contactId);
+    await state.pushReady(campaignId, [contactId], true);
+  }
+
+  /** Stops this replica's workers from claiming more jobs (a drain); jobs stay queued for the ready replicas. */
+  function pauseQueues(): void {
+    if (queuesPaused) return;
+    queuesPaused = true;
+    log.info('draining: the dialer stops claiming work');
+    void Promise.all([deps.dialQueue.pause?.(), deps.wakeQueue.pause?.()]).catch((err: unknown) =>
+      log.warn({ err: errorMessage(err) }, 'could not pause the dial queues'),
+    );
+  }
+
+  /**
+   * Gives back slots held for calls that have ended although their end was never applied to the campaign: the record
+   * is final already (its hangup was applied but the dialer step failed), or Plivo says the call is over (the hangup
+   * callback was lost). The source of truth for a placed call is Plivo's call state.
+   */
+  async function reconcile(campaignId: string): Promise<void> {
+    const now = clock.now();
+    for (const [uuid, seen] of lookedUp) if (now - seen.nextAt > 3600_000) lookedUp.delete(uuid);
+    const info = await state.getCampaign(campaignId);
+    if (!info || info.state === 'completed') return;
+    for (const c of await state.getContacts(campaignId)) {
+      if (closed) return;
+      if ((c.status !== 'in-progress' && c.status !== 'dialing') || !c.callId) continue;
+      const stale = clock.now() - (c.dueAt ?? 0) >= reconcileAfterMs;
+      let record = await store.get(c.callId);
+      if (!record) {
+        // Its slot was taken but its dial never queued (the store failed in between): no call can exist.
+        if (c.status === 'dialing' && stale) await handBack(info.def.id, c.id, c.callId, 'dial never queued');
+        continue;
+      }
+      if (record.status === 'queued' && !record.plivoCallUuid) {
+        // Queued but never placed: its dial job may be lost (a queue outage). Queue the same try again; the
+        // once-only claim of the try keeps it from being dialled twice if the first job still runs.
+        if (c.status === 'dialing' && stale) {
+          await deps.dialQueue.add(
+            `${campaignId}.${c.id}.${c.callId}.${c.takes ?? 0}.0.r${clock.now()}`,
+            { kind: 'dial', campaignId, contactId: c.id, callId: c.callId, dialTry: 0, take: c.takes ?? 0 },
+            0,
+          );
+        }
+        continue;
+      }
+      if (!isTerminal(record.status)) {
+        const uuid = record.plivoCallUuid;
+        const last = Date.parse(record.timeline.at(-1)?.at ?? record.createdAt);
+        if (!uuid || !deps.plivo.getCall || clock.now() - last < reconcileAfterMs) continue;
+        // A long call is looked up again less and less often (doubling up to 15 min), not on every sweep.
+        const seen = lookedUp.get(uuid);
+        if (seen && clock.now() < seen.nextAt) continue;
+        const n = (seen?.n ?? 0) + 1;
+        lookedUp.set(uuid, { n, nextAt: clock.now() + Math.min(15 * 60_000, reconcileAfterMs * 2 ** (n - 1)) });
+        const call = await deps.plivo.getCall(uuid).catch((err: unknown) => {
+          log.warn({ callId: record?.id, err: errorMessage(err) }, 'reconcile: could not read the call from Plivo');
+          return undefined;
+        });
+        if (!call?.endTime) continue;
+        const raw: Record<string, string> = { CallUUID: uuid, Direction: 'outbound' };
+        const ended = await applyHangup(
+          store,
+          {
+            callId: uuid,
+            status: call.callStatus ?? (call.answerTime ? 'completed' : 'failed'),
+            hangupCause: call.hangupCause,
+            hangupSource: undefined,
+            durationS: call.durationS,
+            billDurationS: undefined,
+            answerTime: call.answerTime,
+            endTime: call.endTime,
+            machine: undefined,
+            raw,
+          },
+          { now: () => clock.now(), linkWaitMs: 0 },
+        );
+        if (!ended || !isTerminal(ended.status)) continue;
+        log.warn({ campaignId, callId: ended.id, status: ended.status }, 'reconcile: call ended without its hangup');
+        record = ended;
+      }
+      await attemptEnded(info, c.id, record);
+    }
   }
 
   async function ensureCallbacksCampaign(): Promise<CampaignInfo> {
@@ -484,11 +607,17 @@ export function createDialer(deps: DialerDeps): Dialer {
         log.warn({ callId: record.id }, 'callback request has an unreadable time; ignored');
         return undefined;
       }
+      const phoneNumber = toE164(request.phoneNumber ?? '') ?? record.to;
+      if (blockedPrefix(phoneNumber, config.outbound.blockedPrefixes)) {
+        // A caller may ask to be called back on any number; premium-rate ones are refused like in campaigns.
+        log.warn({ callId: record.id }, 'callback number has a blocked prefix; not scheduled');
+        return undefined;
+      }
       const info = await ensureCallbacksCampaign();
       const day = new Date(Date.parse(request.requestedAt) || clock.now()).toISOString().slice(0, 10);
       const [contact] = await state.addContacts(CALLBACKS_CAMPAIGN, [
         {
-          phoneNumber: toE164(request.phoneNumber ?? '') ?? record.to,
+          phoneNumber,
           variables: record.variables,
           openingReason: `callback you requested on ${day} about ${request.reason}`,
           objective: record.objective ?? `follow up on: ${request.reason}`,
@@ -510,8 +639,12 @@ export function createDialer(deps: DialerDeps): Dialer {
       deps.wakeQueue.start(handle);
       const sweep = () => {
         if (closed) return;
+        if (draining()) pauseQueues();
         void (async () => {
-          for (const id of await state.activeCampaigns()) await pump(id);
+          for (const id of await state.activeCampaigns()) {
+            await reconcile(id);
+            await pump(id);
+          }
         })()
           .catch((err: unknown) => log.warn({ err }, 'dialer sweep failed'))
           .finally(() => {

@@ -4,7 +4,7 @@
 // outbound-specific code.
 import type { AnswerInfo, CallContext, CallRouter, HangupInfo } from '../calls/types.ts';
 import type { Config } from '../config.ts';
-import { errorMessage } from '../errors.ts';
+import { ConfigError, errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
 import type { CallbackRequest, CallRecord, CallStore } from '../store/types.ts';
@@ -15,6 +15,7 @@ import { createDialer, type Dialer } from './dialer.ts';
 import { createMemoryDialerState } from './dialer-state-memory.ts';
 import { createRedisDialerState } from './dialer-state-redis.ts';
 import { outboundRoutes } from './routes.ts';
+import { openSpool, type Spool } from './spool.ts';
 import { type ApplyOptions, applyAnswer, applyHangup, applyMachine, applyRing } from '../calls/status-updates.ts';
 
 export type { Dialer } from './dialer.ts';
@@ -33,8 +34,22 @@ export interface OutboundOptions {
   /** Whether this replica consumes dial jobs (default true). */
   dial?: boolean;
   /** Passed to the dialer (lease, backoff, sweep) — mostly for tests. */
-  dialer?: { leaseMs?: number; sweepMs?: number; rateLimitedRetryMs?: { baseMs: number; maxMs: number } };
+  dialer?: {
+    leaseMs?: number;
+    sweepMs?: number;
+    reconcileAfterMs?: number;
+    rateLimitedRetryMs?: { baseMs: number; maxMs: number };
+  };
   applyOptions?: ApplyOptions;
+  /**
+   * Whether this replica is draining (it then places no new call). Defaults to the gateway's drain state, taken
+   * from the gateway the routes are mounted on.
+   */
+  isDraining?: () => boolean;
+  /** How often spooled callbacks are retried while the store is down (ms). */
+  spoolReplayMs?: number;
+  /** A spooled hangup whose call record cannot be found is given up after this long (ms). */
+  spoolMaxAgeMs?: number;
 }
 
 export interface Outbound {
@@ -62,6 +77,8 @@ export function createOutbound(options: OutboundOptions): Outbound {
   // The gateway knows its public URL once it listens (port 0 in tests); routes() mounting tells us.
   let publicUrlFn: () => string = () => config.server.publicUrl;
   const publicUrl = () => publicUrlFn();
+  let drainingFn: () => boolean = options.isDraining ?? (() => false);
+  const isDraining = () => drainingFn();
   const limiter = { max: 1, durationMs: Math.max(1, Math.round(1000 / config.plivo.cps)) };
   // The same dialer either way; only where its state and queues live differs.
   let backing: Pick<Parameters<typeof createDialer>[0], 'state' | 'dialQueue' | 'wakeQueue'>;
@@ -87,15 +104,17 @@ export function createOutbound(options: OutboundOptions): Outbound {
     plivo: options.plivo ?? unavailablePlivo,
     clock,
     publicUrl,
+    isDraining,
     ...backing,
     ...options.dialer,
   });
   if (options.dial !== false) dialer.start();
 
   const applyOpts: ApplyOptions = { now: () => clock.now(), ...options.applyOptions };
-  const mountRoutes = outboundRoutes({ config, store, plivo: options.plivo, dialer, clock, publicUrl });
+  const mountRoutes = outboundRoutes({ config, store, plivo: options.plivo, dialer, clock, publicUrl, isDraining });
   const routes: Outbound['routes'] = (app, gatewayDeps) => {
-    const gw = gatewayDeps as { publicUrl?: () => string } | undefined;
+    const gw = gatewayDeps as { publicUrl?: () => string; isDraining?: () => boolean } | undefined;
+    if (!options.isDraining && typeof gw?.isDraining === 'function') drainingFn = gw.isDraining;
     if (typeof gw?.publicUrl === 'function') {
       const fromGateway = gw.publicUrl;
       publicUrlFn = () => fromGateway() || config.server.publicUrl;
@@ -103,14 +122,58 @@ export function createOutbound(options: OutboundOptions): Outbound {
     mountRoutes(app, gatewayDeps);
   };
 
+  // Hangups that could not be applied (store down) are kept on disk and applied when the store is back: a lost
+  // hangup would hold its campaign slot until the lease runs out (4 h) and leave the contact in progress.
+  let spool: Spool<SpooledHangup>;
+  try {
+    spool = openSpool(config.outbound.spoolDir, 'hangups');
+  } catch (err) {
+    // Refuse to start rather than run without a place to keep callbacks through a store outage.
+    throw new ConfigError([`OUTBOUND_SPOOL_DIR: cannot use ${config.outbound.spoolDir}: ${errorMessage(err)}`]);
+  }
+  const spoolMaxAgeMs = options.spoolMaxAgeMs ?? 30 * 60_000;
+  let replaying = false;
+  const replay = async (): Promise<void> => {
+    if (replaying || spool.size === 0) return;
+    replaying = true;
+    try {
+      for (const e of spool.pending()) {
+        const info = fromSpool(e.entry);
+        const record = await applyHangupAndEnd(info); // throws while the store is still down: try next round
+        if (!record && Date.now() - e.at < spoolMaxAgeMs) continue; // its record may not be linked yet
+        if (!record) log.warn({ callId: info.callId }, 'spooled hangup matches no call record; given up');
+        else log.info({ callId: record.id }, 'spooled hangup applied');
+        await spool.done(e.id);
+      }
+    } catch (err) {
+      log.debug({ err: errorMessage(err), pending: spool.size }, 'spooled hangups not applied yet');
+    } finally {
+      replaying = false;
+    }
+  };
+  const replayTimer = setInterval(() => void replay(), options.spoolReplayMs ?? 2000);
+  replayTimer.unref();
+  void replay();
+
+  async function applyHangupAndEnd(info: HangupInfo): Promise<CallRecord | undefined> {
+    const record = await applyHangup(store, info, applyOpts);
+    if (record) await dialer.onCallEnded(record);
+    return record;
+  }
+
   const outbound: Outbound = {
     dialer,
     routes,
     onAnswer: (info) => applyAnswer(store, info, applyOpts),
     async onHangup(info) {
-      const record = await applyHangup(store, info, applyOpts);
-      if (record) await dialer.onCallEnded(record);
-      return record;
+      try {
+        return await applyHangupAndEnd(info);
+      } catch (err) {
+        if (!isOutboundHangup(info)) throw err;
+        await spool.append(toSpool(info));
+        log.warn({ callId: info.callId, err: errorMessage(err) }, 'hangup not applied (store down); spooled');
+        return undefined;
+      }
     },
     onRing: (params) => applyRing(store, params, applyOpts),
     onMachine: (params) => applyMachine(store, params, applyOpts),
@@ -160,11 +223,25 @@ export function createOutbound(options: OutboundOptions): Outbound {
       };
     },
     async close() {
+      clearInterval(replayTimer);
       await dialer.close();
+      await spool.close();
     },
   };
   return outbound;
 }
+
+/** The hangup parameters a replay needs; no phone numbers (they would sit in a file on disk). */
+type SpooledHangup = Omit<HangupInfo, 'raw'> & { raw: Record<string, string> };
+const KEEP_RAW = ['CallUUID', 'RequestUUID', 'ALegRequestUUID', 'Direction', 'CallStatus', 'HangupCause'];
+
+function toSpool(info: HangupInfo): SpooledHangup {
+  const raw: Record<string, string> = {};
+  for (const k of KEEP_RAW) if (info.raw[k] !== undefined) raw[k] = info.raw[k];
+  return { ...info, raw };
+}
+const fromSpool = (e: SpooledHangup): HangupInfo => e;
+const isOutboundHangup = (info: HangupInfo) => (info.raw.Direction ?? 'outbound').toLowerCase() !== 'inbound';
 
 const unavailable = async (): Promise<never> => {
   throw new Error('no Plivo client configured');

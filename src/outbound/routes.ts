@@ -9,6 +9,7 @@ import type { PlivoApi } from '../plivo/api-types.ts';
 import { BodyTooLargeError, parseParams, type RequestInfo, Reply, readBody, requestInfo } from '../server/http.ts';
 import type { CallRecord, CallStore } from '../store/types.ts';
 import { checkBearer } from './auth.ts';
+import { blockedMessage, blockedPrefix, screenContacts } from './contacts.ts';
 import type { Clock } from './clock.ts';
 import type { Dialer } from './dialer.ts';
 import type { MachineDetection } from './dialer-types.ts';
@@ -27,7 +28,12 @@ export interface OutboundDeps {
   clock: Clock;
   /** Base URL Plivo calls back (default: the gateway's, else config.server.publicUrl). */
   publicUrl?: () => string;
+  /** A draining replica places no new call: POST /outbound/call answers 503 with Retry-After. */
+  isDraining?: () => boolean;
 }
+
+/** Seconds a client is told to wait before trying again (another replica, behind the load balancer). */
+const DRAINING_RETRY_AFTER_S = 5;
 
 const MAX_BODY = 4 * 1024 * 1024;
 const log = childLogger({ component: 'outbound-api' });
@@ -35,10 +41,12 @@ const log = childLogger({ component: 'outbound-api' });
 class HttpError extends Error {
   readonly status: number;
   readonly body: Record<string, unknown>;
-  constructor(status: number, body: Record<string, unknown>) {
+  readonly headers: Record<string, string>;
+  constructor(status: number, body: Record<string, unknown>, headers: Record<string, string> = {}) {
     super(String(body.message ?? body.error));
     this.status = status;
     this.body = body;
+    this.headers = headers;
   }
 }
 
@@ -84,7 +92,22 @@ export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayD
   let publicUrl = deps.publicUrl ?? (() => config.server.publicUrl);
 
   async function createCall(params: Record<string, unknown>, reply: Reply): Promise<void> {
+    if (deps.isDraining?.()) {
+      throw new HttpError(
+        503,
+        { error: 'draining', message: 'This replica is shutting down; retry (another replica will place the call)' },
+        { 'retry-after': String(DRAINING_RETRY_AFTER_S) },
+      );
+    }
     const req = validate(callRequestSchema, foldQueryVariables(params));
+    const blocked = blockedPrefix(req.phone_number, config.outbound.blockedPrefixes);
+    if (blocked) {
+      throw new HttpError(400, {
+        error: 'blocked_destination',
+        message: blockedMessage(blocked),
+        fields: [{ field: 'phone_number', message: blockedMessage(blocked) }],
+      });
+    }
     if (!deps.plivo) throw new HttpError(503, { error: 'plivo_unavailable', message: 'No Plivo client configured' });
     const record = newOutboundRecord({
       id: randomUUID(),
@@ -214,9 +237,24 @@ export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayD
     if (!dialer)
       throw new HttpError(503, { error: 'dialer_unavailable', message: 'The campaign dialer is not running' });
     const req = validate(campaignRequestSchema, params);
+    const screened = screenContacts(req.contacts, config.outbound.blockedPrefixes);
+    const refused = screened.refused.map((r) => ({
+      index: r.index,
+      phone_number: r.phoneNumber,
+      reason: r.reason,
+      message: r.message,
+    }));
+    if (screened.accepted.length === 0) {
+      throw new HttpError(400, {
+        error: 'no_dialable_contacts',
+        message: 'Every contact was refused',
+        refused,
+        fields: screened.refused.map((r) => ({ field: `contacts.${r.index}.phone_number`, message: r.message })),
+      });
+    }
     const def = await dialer.startCampaign({
       campaignId: req.campaign_id,
-      contacts: req.contacts.map((c) => ({
+      contacts: screened.accepted.map((c) => ({
         phoneNumber: c.phone_number,
         variables: c.variables,
         timezone: c.timezone,
@@ -235,7 +273,9 @@ export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayD
     reply.json(201, {
       campaign_id: def.id,
       state: 'running',
-      contacts: req.contacts.length,
+      contacts: screened.accepted.length,
+      duplicates: screened.duplicates,
+      refused,
       max_concurrent: def.maxConcurrent,
       calls_per_second: def.callsPerSecond,
     });
@@ -311,7 +351,7 @@ export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayD
         .then((buf) => dispatch(info, buf, reply))
         .catch((err: unknown) => {
           if (reply.aborted) return;
-          if (err instanceof HttpError) return reply.json(err.status, err.body);
+          if (err instanceof HttpError) return reply.json(err.status, err.body, err.headers);
           if (err instanceof SyntaxError) {
             return reply.json(400, { error: 'malformed_json', message: `Malformed JSON body: ${err.message}` });
           }

@@ -29,11 +29,25 @@ export interface SendSmsParams {
   text: string;
 }
 
+/** A call's details (Plivo `GET Call/{call_uuid}/`), as far as a lease reconciliation needs them. */
+export interface PlivoCallDetails {
+  callUuid: string;
+  /** Plivo's call_status when it reports one (live calls; the emulator always). */
+  callStatus: string | undefined;
+  /** Set once the call has ended (the CDR's end_time). */
+  endTime: string | undefined;
+  answerTime: string | undefined;
+  hangupCause: string | undefined;
+  durationS: number | undefined;
+}
+
 export interface PlivoApi {
   makeCall(params: MakeCallParams, signal?: AbortSignal): Promise<MakeCallResult>;
   hangupCall(callUuid: string, signal?: AbortSignal): Promise<void>;
   /** Transfer the live call's A leg to the XML at `alegUrl` (which `<Dial>`s the target). */
   transferCall(callUuid: string, alegUrl: string, signal?: AbortSignal): Promise<void>;
+  /** Read-only: the call's details, or undefined when Plivo has no such call (404). Optional for stand-ins. */
+  getCall?(callUuid: string, signal?: AbortSignal): Promise<PlivoCallDetails | undefined>;
   sendSms(params: SendSmsParams, signal?: AbortSignal): Promise<{ messageUuids: string[] }>;
   /** Create or update an Application with our answer/hangup URLs and point `number` at it. */
   configureNumber(

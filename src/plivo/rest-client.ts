@@ -5,7 +5,7 @@
 // (our emulator, a regional endpoint, a proxy); it pulls ~100 packages (axios, lodash, joi, xml2js, request…), sets
 // process-wide axios keep-alive agents on import, and its typings are loose (transfer requires every b-leg field,
 // responses are `any`). This client is small, has one dependency (fetch), and its errors are PlivoApiError.
-import type { MakeCallParams, MakeCallResult, PlivoApi, SendSmsParams } from './api-types.ts';
+import type { MakeCallParams, MakeCallResult, PlivoApi, PlivoCallDetails, SendSmsParams } from './api-types.ts';
 import { errorMessage, isRetryableStatus, PlivoApiError } from '../errors.ts';
 import { childLogger, type Logger } from '../log.ts';
 
@@ -232,6 +232,29 @@ export function createPlivoRestClient(o: PlivoRestClientOptions): PlivoApi & {
         signal,
         callId: callUuid,
       });
+    },
+
+    async getCall(callUuid: string, signal?: AbortSignal): Promise<PlivoCallDetails | undefined> {
+      // The CDR of the call (documented for ended calls; live calls may answer with call_status). 404: unknown.
+      const r = await request<Record<string, unknown> | undefined>({
+        method: 'GET',
+        path: `Call/${encodeURIComponent(callUuid)}/`,
+        policy: 'idempotent',
+        signal,
+        okStatuses: [404],
+        callId: callUuid,
+      });
+      if (!r || typeof r !== 'object' || (r.call_uuid === undefined && r.end_time === undefined)) return undefined;
+      const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
+      const dur = Number(r.call_duration);
+      return {
+        callUuid: str(r.call_uuid) ?? callUuid,
+        callStatus: str(r.call_status),
+        endTime: str(r.end_time),
+        answerTime: str(r.answer_time),
+        hangupCause: str(r.hangup_cause_name),
+        durationS: Number.isFinite(dur) && r.call_duration !== null && r.call_duration !== undefined ? dur : undefined,
+      };
     },
 
     async sendSms(p: SendSmsParams, signal?: AbortSignal): Promise<{ messageUuids: string[] }> {
