@@ -104,6 +104,8 @@ export const envSchema = z.object({
   GEMINI_PREBUFFER_MS: int(5000, 0, 60_000),
   GEMINI_CONNECT_TIMEOUT_MS: int(10_000, 500, 120_000),
   PROMPTS_DIR: optionalString,
+  // The Python example's inline inbound prompt (shared/seed): when set, used instead of prompts/inbound.md.
+  SYSTEM_PROMPT: optionalString,
 
   // Tools
   ORDER_API_URL: optionalUrl,
@@ -112,6 +114,17 @@ export const envSchema = z.object({
 
   // Outbound and state
   OUTBOUND_API_KEY: optionalString,
+  // For numbers given without '+': a calling code ("1", "+44") or an ISO country ("US"). As in the Python example.
+  DEFAULT_COUNTRY_CODE: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+    .pipe(
+      z
+        .string()
+        .regex(/^(\+?[1-9]\d{0,2}|[A-Za-z]{2})$/, 'must be a calling code such as 1 or +44, or a country such as US')
+        .optional(),
+    ),
   STATE_STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: optionalUrl,
   CALL_RECORD_TTL_S: int(7 * 86_400, 60, 365 * 86_400),
@@ -178,6 +191,7 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   if (env.STATE_STORE === 'redis' && !set('REDIS_URL')) {
     problems.push('REDIS_URL: is required with STATE_STORE=redis (not set)');
   }
+  problems.push(...pythonSettingProblems(env));
   const insecure = insecurePublicUrl(env.PUBLIC_URL);
   if (insecure !== undefined) problems.push(`PUBLIC_URL: ${insecure}`);
   if (set('POST_CALL_WEBHOOK_URL') && (env.POST_CALL_WEBHOOK_SECRET ?? '').trim().length < 16) {
@@ -203,6 +217,29 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   }
   problems.push(...placeholderProblems(env));
   return problems;
+}
+
+/**
+ * Settings of the Python example (shared/seed) that this gateway does not take: each is refused at start with what
+ * to set instead, so a .env written for the Python system never loses a setting silently. (SYSTEM_PROMPT and
+ * DEFAULT_COUNTRY_CODE are taken as they were; every other name is the same in both.)
+ */
+export const PYTHON_SETTINGS_REFUSED: Readonly<Record<string, string>> = {
+  VAD_CONFIDENCE:
+    "the Python example's local VAD threshold has no equivalent here: turn detection is Gemini's automatic activity " +
+    'detection; tune it with GEMINI_VAD_START_SENSITIVITY / GEMINI_VAD_END_SENSITIVITY (HIGH or LOW) and ' +
+    'GEMINI_VAD_SILENCE_DURATION_MS, then remove VAD_CONFIDENCE',
+};
+
+function pythonSettingProblems(env: NodeJS.ProcessEnv): string[] {
+  return Object.entries(PYTHON_SETTINGS_REFUSED)
+    .filter(([name]) => (env[name] ?? '').trim() !== '')
+    .map(([name, use]) => `${name}: not used by this gateway: ${use}`);
+}
+
+function defaultCountry(v: string | undefined): Config['outbound']['defaultCountry'] {
+  if (v === undefined) return undefined;
+  return /^[A-Za-z]{2}$/.test(v) ? { country: v.toUpperCase() } : { callingCode: v.replace(/^\+/, '') };
 }
 
 /**
@@ -333,6 +370,8 @@ export interface Config {
     prebufferMs: number;
     connectTimeoutMs: number;
     promptsDir: string | undefined;
+    /** SYSTEM_PROMPT: inline inbound prompt text, in place of prompts/inbound.md. */
+    inboundPromptText: string | undefined;
   };
   tools: {
     orderApiUrl: string | undefined;
@@ -345,6 +384,8 @@ export interface Config {
     spoolDir: string;
     /** E.164 prefixes never dialled. */
     blockedPrefixes: readonly string[];
+    /** DEFAULT_COUNTRY_CODE, for numbers given without '+': `{ callingCode: '44' }` or `{ country: 'US' }`. */
+    defaultCountry: { callingCode: string } | { country: string } | undefined;
   };
   store: {
     kind: 'memory' | 'redis';
@@ -470,12 +511,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       prebufferMs: e.GEMINI_PREBUFFER_MS,
       connectTimeoutMs: e.GEMINI_CONNECT_TIMEOUT_MS,
       promptsDir: e.PROMPTS_DIR,
+      inboundPromptText: e.SYSTEM_PROMPT,
     },
     tools: { orderApiUrl: e.ORDER_API_URL, transferNumber: e.TRANSFER_NUMBER, timeoutMs: e.TOOL_TIMEOUT_MS },
     outbound: {
       apiKey: e.OUTBOUND_API_KEY,
       spoolDir: e.OUTBOUND_SPOOL_DIR,
       blockedPrefixes: e.OUTBOUND_BLOCKED_PREFIXES,
+      defaultCountry: defaultCountry(e.DEFAULT_COUNTRY_CODE),
     },
     store: { kind: e.STATE_STORE, redisUrl: e.REDIS_URL, recordTtlS: e.CALL_RECORD_TTL_S },
     operator: {

@@ -284,6 +284,11 @@ function safeActiveCalls(router: CallRouter): number {
 }
 
 function mountHealth(app: TemplatedApp, deps: GatewayDeps, stats: EdgeStats): void {
+  // The Python example's health check was `GET /`; kept for its users' monitors. It says only that the process
+  // answers: `/` is often public, so counts and backends stay on /healthz.
+  app.get('/', (res) => {
+    new Reply(res).json(200, { status: 'ok', service: 'gemini-plivo-gateway' });
+  });
   app.get('/healthz', (res) => {
     new Reply(res).json(200, {
       status: 'ok',

@@ -33,6 +33,11 @@ describe('gateway', () => {
         draining: false,
       });
       expect(await getJson(`${h.base}/readyz`)).toEqual({ status: 200, body: { ready: true } });
+      // The Python example's health check, kept for its users' monitors; no internal figures on a public path.
+      expect(await getJson(`${h.base}/`)).toEqual({
+        status: 200,
+        body: { status: 'ok', service: 'gemini-plivo-gateway' },
+      });
       expect(await getJson(`${h.base}/outbound/ping`)).toEqual({
         status: 200,
         body: { pong: true, publicUrl: h.base },

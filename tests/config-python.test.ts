@@ -1,0 +1,29 @@
+// A .env written for the Python example (shared/seed) either works or stops the start, naming each setting to
+// change: none of its settings is ignored silently.
+import { describe, expect, it } from 'vitest';
+import { loadConfig, PYTHON_SETTINGS_REFUSED, testEnv } from '../src/config.ts';
+import { ConfigError } from '../src/errors.ts';
+
+describe('settings of the Python example', () => {
+  it('takes SYSTEM_PROMPT as the inline inbound prompt and DEFAULT_COUNTRY_CODE in both of its forms', () => {
+    const c = loadConfig(testEnv({ SYSTEM_PROMPT: '  You are a helpful agent.  ', DEFAULT_COUNTRY_CODE: '+44' }));
+    expect(c.gemini.inboundPromptText).toBe('You are a helpful agent.');
+    expect(c.outbound.defaultCountry).toEqual({ callingCode: '44' });
+    expect(loadConfig(testEnv({ DEFAULT_COUNTRY_CODE: 'us' })).outbound.defaultCountry).toEqual({ country: 'US' });
+    expect(loadConfig(testEnv()).outbound.defaultCountry).toBeUndefined();
+  });
+
+  it('refuses the ones it has no use for, naming what to set instead, all at once', () => {
+    let err: unknown;
+    try {
+      loadConfig(testEnv({ VAD_CONFIDENCE: '0.5', DEFAULT_COUNTRY_CODE: 'nowhere' }));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const text = (err as ConfigError).problems.join('\n');
+    expect(text).toMatch(/VAD_CONFIDENCE: not used by this gateway: .*GEMINI_VAD_START_SENSITIVITY/);
+    expect(text).toMatch(/DEFAULT_COUNTRY_CODE: must be a calling code/);
+    expect(Object.keys(PYTHON_SETTINGS_REFUSED)).toContain('VAD_CONFIDENCE');
+  });
+});
