@@ -3,10 +3,8 @@ import dotenv from 'dotenv';
 import { createAudioEngine } from './audio/engine.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError, errorMessage } from './errors.ts';
-import { childLogger, type Logger, rootLogger } from './log.ts';
-import type { PlivoApi } from './plivo/api-types.ts';
+import { childLogger, rootLogger } from './log.ts';
 import { plivoRestClientFromConfig } from './plivo/rest-client.ts';
-import type { AudioEngine } from './audio/types.ts';
 import { createCallSide } from './app.ts';
 import { startGateway } from './server/gateway.ts';
 

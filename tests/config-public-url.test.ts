@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig, testEnv } from '../src/config.ts';
 
 describe('PUBLIC_URL scheme', () => {
-  it.each(['https://voice.example.com', 'http://127.0.0.1:8000', 'http://localhost:8000', 'http://[::1]:8000'])(
+  it.each(['https://voice.acme-shop.io', 'http://127.0.0.1:8000', 'http://localhost:8000', 'http://[::1]:8000'])(
     'accepts %s',
     (url) => {
       expect(loadConfig(testEnv({ PUBLIC_URL: url })).server.publicUrl).toBe(url);

@@ -27,3 +27,16 @@ describe('settings of the Python example', () => {
     expect(Object.keys(PYTHON_SETTINGS_REFUSED)).toContain('VAD_CONFIDENCE');
   });
 });
+
+describe('DEFAULT_COUNTRY_CODE in the outbound API', () => {
+  it('reads numbers without + in the default country, and international ones as before', async () => {
+    const { toE164 } = await import('../src/outbound/phone.ts');
+    const { requestSchemas } = await import('../src/outbound/schemas.ts');
+    expect(toE164('(415) 555-0111', { callingCode: '1' })).toBe('+14155550111');
+    expect(toE164('07911 123456', { country: 'GB' })).toBe('+447911123456');
+    expect(toE164('14155550111', { callingCode: '44' })).toBe('+14155550111'); // not British: international
+    expect(toE164('4155550111')).toBeUndefined(); // no default: the + is required in spirit (no such country code)
+    const { call } = requestSchemas(loadConfig(testEnv({ DEFAULT_COUNTRY_CODE: '1' })).outbound.defaultCountry);
+    expect(call.parse({ phone_number: '415-555-0111' }).phone_number).toBe('+14155550111');
+  });
+});

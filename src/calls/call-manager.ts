@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { callLogger, childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
-import type { CallbackRequest, CallRecord, CallStatus, CallStore } from '../store/types.ts';
+import type { CallbackRequest, CallRecord, CallStore } from '../store/types.ts';
 import { toolsFor } from '../tools/index.ts';
 import { ToolRegistry } from '../tools/registry.ts';
 import type { ToolDefinition } from '../tools/types.ts';
@@ -17,7 +17,7 @@ import type { CallEventListener } from './events.ts';
 import { profileForModel } from '../gemini/profiles.ts';
 import { FILLER_WAV, loadPromptAudio } from './prompt-audio.ts';
 import { applyHangup, withStatus } from './status-updates.ts';
-import { buildSystemPrompt, buildTurnPrompt, promptDirection } from './prompts.ts';
+import { buildSystemPrompt, buildTurnPrompt, type PromptOptions, promptDirection } from './prompts.ts';
 import type {
   AnswerInfo,
   CallContext,
@@ -250,8 +250,8 @@ export class CallManager implements CallRouter {
     }
   }
 
-  #promptOpts(): { dir: string | undefined } {
-    return { dir: this.#opts.config.gemini.promptsDir };
+  #promptOpts(): PromptOptions {
+    return { dir: this.#opts.config.gemini.promptsDir, inboundText: this.#opts.config.gemini.inboundPromptText };
   }
 
   logger(): Logger {
@@ -266,6 +266,7 @@ function enrich(base: CallContext, r: CallRecord): CallContext {
     campaignId: base.campaignId ?? r.campaignId,
     openingReason: base.openingReason ?? r.openingReason,
     objective: base.objective ?? r.objective,
+    context: base.context ?? r.context,
     variables: base.variables ?? r.variables,
   };
 }
@@ -280,6 +281,7 @@ export function newRecord(ctx: CallContext, now: string, machine: boolean | unde
     campaignId: ctx.campaignId,
     openingReason: ctx.openingReason,
     objective: ctx.objective,
+    context: ctx.context,
     variables: ctx.variables,
     status: 'in-progress',
     timeline: [{ status: 'in-progress', at: now }],

@@ -41,6 +41,14 @@ export function clearPromptCache(): void {
 }
 
 const MAX_VARIABLES = 20;
+const MAX_CONTEXT_CHARS = 1000;
+
+/** The customer's side of the call in E.164 (Plivo sends numbers without '+'); a browser for playground calls. */
+function customerNumber(ctx: CallContext): string {
+  const n = ctx.direction === 'outbound' ? ctx.to : ctx.from;
+  if (n === '') return 'unknown';
+  return /^\d{6,15}$/.test(n) ? `+${n}` : n;
+}
 const MAX_VALUE_CHARS = 200;
 
 /**
@@ -64,13 +72,41 @@ function renderVariables(vars: Record<string, string> | undefined): string {
   return entries.map(([k, v]) => `- ${k.replace(/_/g, ' ')}: ${sanitiseValue(String(v))}`).join('\n');
 }
 
+/**
+ * Fills `{{name}}` placeholders. A name that is neither a known value nor a `var.<name>` (per-call variables, which
+ * may be absent) is refused: every prompt is rendered once at start (CallManager), so a misspelt placeholder stops
+ * the start instead of rendering as a blank on every call.
+ */
 export function renderTemplate(template: string, values: Record<string, string>): string {
-  return template.replace(/\{\{\s*([A-Za-z][\w.]*)\s*\}\}/g, (_m, key: string) => values[key] ?? '');
+  return template.replace(/\{\{\s*([A-Za-z][\w.]*)\s*\}\}/g, (_m, key: string) => {
+    const v = values[key];
+    if (v !== undefined) return v;
+    if (key.startsWith('var.')) return '';
+    throw new GatewayError(
+      'GW_ERR_CONFIG',
+      `prompt placeholder {{${key}}} is unknown; use one of ${PLACEHOLDER_NAMES.map((n) => `{{${n}}}`).join(', ')} or {{var.<name>}}`,
+    );
+  });
 }
+
+/** Placeholders every prompt may use; the snake_case names are the Python example's. */
+export const PLACEHOLDER_NAMES = [
+  'openingReason',
+  'opening_reason',
+  'objective',
+  'context',
+  'variables',
+  'callerNumber',
+  'caller_number',
+  'callId',
+  'call_id',
+] as const;
 
 export interface PromptOptions {
   dir?: string | undefined;
   now?: Date | undefined;
+  /** SYSTEM_PROMPT: inline inbound prompt text, used instead of the inbound prompt file. */
+  inboundText?: string | undefined;
 }
 
 /**
@@ -82,7 +118,11 @@ export function promptDirection(ctx: CallContext): 'inbound' | 'outbound' {
 }
 
 export function buildSystemPrompt(ctx: CallContext, opts: PromptOptions = {}): string {
-  const template = loadPromptTemplate(promptDirection(ctx), opts.dir ?? DEFAULT_PROMPTS_DIR);
+  const direction = promptDirection(ctx);
+  const template =
+    direction === 'inbound' && opts.inboundText !== undefined
+      ? opts.inboundText
+      : loadPromptTemplate(direction, opts.dir ?? DEFAULT_PROMPTS_DIR);
   const values = templateValues(ctx);
   const now = opts.now ?? new Date();
   const facts = [
@@ -90,8 +130,14 @@ export function buildSystemPrompt(ctx: CallContext, opts: PromptOptions = {}): s
     '# This call',
     '',
     `- Current date and time (UTC): ${now.toISOString().slice(0, 16).replace('T', ' ')} (${weekday(now)})`,
-    `- Direction: ${promptDirection(ctx) === 'inbound' ? 'the customer called us' : 'we called the customer'}`,
+    `- Direction: ${direction === 'inbound' ? 'the customer called us' : 'we called the customer'}`,
+    // As the Python example did: the model can confirm the number it may text or call back, and quote the call id.
+    `- The customer's number: ${values.callerNumber}`,
+    `- Call id: ${values.callId}`,
   ];
+  if (ctx.context !== undefined && !/\{\{\s*context\s*\}\}/.test(template)) {
+    facts.push(`- Context from whoever placed the call: ${values.context}`);
+  }
   return `${renderTemplate(template, values).trimEnd()}\n${facts.join('\n')}\n`;
 }
 
@@ -112,7 +158,13 @@ function templateValues(ctx: CallContext): Record<string, string> {
       ctx.objective ?? 'learn whether they are interested and offer a meeting with a specialist',
     ),
     variables: renderVariables(ctx.variables),
+    context: ctx.context === undefined ? '(none)' : sanitiseValue(ctx.context, MAX_CONTEXT_CHARS),
+    callerNumber: customerNumber(ctx),
+    callId: ctx.callId,
   };
+  values.opening_reason = values.openingReason!;
+  values.caller_number = values.callerNumber!;
+  values.call_id = values.callId!;
   for (const [k, v] of Object.entries(ctx.variables ?? {})) {
     if (/^[A-Za-z]\w{0,39}$/.test(k)) values[`var.${k}`] = sanitiseValue(String(v));
   }

@@ -21,6 +21,8 @@ export interface CallContext {
   campaignId?: string | undefined;
   openingReason?: string | undefined;
   objective?: string | undefined;
+  /** Free text about this call from whoever placed it (the Python example's `context` parameter). */
+  context?: string | undefined;
   /** Caller-visible variables for the outbound prompt (customer name…). */
   variables?: Record<string, string> | undefined;
   /** Playground calls: which system prompt the page chose. */

@@ -22,7 +22,7 @@ export async function runPlaygroundDemo(argv: readonly string[]): Promise<void> 
     scenario: SCENARIO,
     playground: true,
     // A fictional transfer line, so transfer_call has somewhere to (pretend to) go.
-    env: { LOG_LEVEL: 'error', SERVER_PORT: String(port), TRANSFER_NUMBER: '+15555550199' },
+    env: { LOG_LEVEL: 'error', SERVER_PORT: String(port), TRANSFER_NUMBER: '+14155550199' },
     manager: { onEvent: (_id, e) => out.event(e) },
   });
   const token = stack.playground?.token ?? '';

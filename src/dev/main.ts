@@ -48,6 +48,10 @@ async function main(): Promise<void> {
     port: PORTS.gemini,
     apiKey: DEV.geminiKey,
     scenario: join(ROOT, 'scenarios/demo-order-status.json'),
+    // Outbound calls get an agent that introduces itself as the caller: prompts/outbound.md says so in these words.
+    scenarioRoutes: [
+      { systemInstructionIncludes: 'You placed this call', scenario: join(ROOT, 'scenarios/outbound-reminder.json') },
+    ],
   });
   const plivo = await startPlivoEmulator({
     port: PORTS.plivo,
@@ -71,6 +75,7 @@ async function main(): Promise<void> {
     control.listen(PORTS.control, '127.0.0.1', resolve);
   });
   await waitForGateway(gatewayUrl, gateway);
+  await waitForNumber(plivo, gateway);
 
   process.stdout.write(banner(gatewayUrl, voice.kind));
   process.stdout.write('\nready\n');
@@ -144,6 +149,20 @@ async function waitForGateway(url: string, child: ChildProcess): Promise<void> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the gateway did not answer ${url}/healthz within 20 s`);
+}
+
+/** PLIVO_AUTO_CONFIGURE runs after the gateway listens: calls can ring once the number points at the gateway. */
+async function waitForNumber(
+  plivo: Awaited<ReturnType<typeof startPlivoEmulator>>,
+  child: ChildProcess,
+): Promise<void> {
+  const digits = DEV.number.slice(1);
+  const deadline = Date.now() + 20_000;
+  while (!plivo.numbers.get(digits)) {
+    if (child.exitCode !== null) throw new Error(`the gateway exited with code ${child.exitCode} while starting`);
+    if (Date.now() > deadline) throw new Error(`the gateway did not attach ${DEV.number} to its application in 20 s`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function handleControl(

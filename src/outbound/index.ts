@@ -200,6 +200,7 @@ export function createOutbound(options: OutboundOptions): Outbound {
                 campaignId: record.campaignId,
                 openingReason: record.openingReason,
                 objective: record.objective,
+                context: record.context,
                 variables: record.variables,
               }
             : base;

@@ -9,6 +9,7 @@ export interface NewOutboundRecord {
   contactId?: string | undefined;
   openingReason?: string | undefined;
   objective?: string | undefined;
+  context?: string | undefined;
   variables?: Record<string, string> | undefined;
   attempt?: number | undefined;
   callbackOf?: string | undefined;
@@ -26,6 +27,7 @@ export function newOutboundRecord(n: NewOutboundRecord): CallRecord {
     contactId: n.contactId,
     openingReason: n.openingReason,
     objective: n.objective,
+    context: n.context,
     variables: n.variables,
     attempt: n.attempt,
     callbackOf: n.callbackOf,
@@ -63,6 +65,7 @@ export function recordJson(r: CallRecord): Record<string, unknown> {
     callback_of: r.callbackOf,
     opening_reason: r.openingReason,
     objective: r.objective,
+    context: r.context,
     variables: r.variables,
     plivo_call_uuid: r.plivoCallUuid,
     timeline: r.timeline.map((t) => ({ status: t.status, at: t.at })),

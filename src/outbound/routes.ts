@@ -16,7 +16,7 @@ import type { MachineDetection } from './dialer-types.ts';
 import { placeCall } from './place-call.ts';
 import { isTerminal, withStatus } from '../calls/status-updates.ts';
 import { newOutboundRecord, recordJson } from './records.ts';
-import { callRequestSchema, campaignRequestSchema, fieldErrors, foldQueryVariables, ID_PATTERN } from './schemas.ts';
+import { fieldErrors, foldQueryVariables, ID_PATTERN, requestSchemas } from './schemas.ts';
 
 export interface OutboundDeps {
   config: Config;
@@ -89,6 +89,7 @@ function pathId(raw: string | undefined): string {
 
 export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayDeps?: unknown) => void {
   const { config, store, clock } = deps;
+  const schemas = requestSchemas(config.outbound.defaultCountry);
   let publicUrl = deps.publicUrl ?? (() => config.server.publicUrl);
 
   async function createCall(params: Record<string, unknown>, reply: Reply): Promise<void> {
@@ -99,7 +100,7 @@ export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayD
         { 'retry-after': String(DRAINING_RETRY_AFTER_S) },
       );
     }
-    const req = validate(callRequestSchema, foldQueryVariables(params));
+    const req = validate(schemas.call, foldQueryVariables(params));
     const blocked = blockedPrefix(req.phone_number, config.outbound.blockedPrefixes);
     if (blocked) {
       throw new HttpError(400, {
@@ -116,6 +117,7 @@ export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayD
       campaignId: req.campaign_id,
       openingReason: req.opening_reason,
       objective: req.objective,
+      context: req.context,
       variables: req.variables,
       nowMs: clock.now(),
     });
@@ -236,7 +238,7 @@ export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayD
     const dialer = deps.dialer;
     if (!dialer)
       throw new HttpError(503, { error: 'dialer_unavailable', message: 'The campaign dialer is not running' });
-    const req = validate(campaignRequestSchema, params);
+    const req = validate(schemas.campaign, params);
     const screened = screenContacts(req.contacts, config.outbound.blockedPrefixes);
     const refused = screened.refused.map((r) => ({
       index: r.index,

@@ -9,17 +9,21 @@ const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const MAX_VARIABLES = 50;
 export const MAX_CONTACTS = 10_000;
 
-const phone = z
-  .string({ error: 'is required (a phone number in E.164 form, e.g. +14155550100)' })
-  .max(32, 'is too long')
-  .transform((v, ctx) => {
-    const e164 = toE164(v);
-    if (!e164) {
-      ctx.addIssue({ code: 'custom', message: 'must be a valid phone number in E.164 form, e.g. +14155550100' });
-      return z.NEVER;
-    }
-    return e164;
-  });
+/** DEFAULT_COUNTRY_CODE (config.outbound.defaultCountry): how numbers given without '+' are read. */
+export type DefaultCountry = { callingCode: string } | { country: string } | undefined;
+
+const phoneSchema = (defaultCountry: DefaultCountry) =>
+  z
+    .string({ error: 'is required (a phone number in E.164 form, e.g. +14155550100)' })
+    .max(32, 'is too long')
+    .transform((v, ctx) => {
+      const e164 = toE164(v, defaultCountry);
+      if (!e164) {
+        ctx.addIssue({ code: 'custom', message: 'must be a valid phone number in E.164 form, e.g. +14155550100' });
+        return z.NEVER;
+      }
+      return e164;
+    });
 
 const text = (max: number) => z.string({ error: 'must be a string' }).trim().min(1, 'must not be empty').max(max);
 
@@ -44,51 +48,68 @@ const timezone = z
 
 const hhmm = z.string({ error: 'must be a string' }).refine((v) => parseHhMm(v) !== undefined, 'must be HH:MM (24 h)');
 
-export const callRequestSchema = z.object({
-  phone_number: phone,
-  campaign_id: campaignId.optional(),
-  opening_reason: text(1000).optional(),
-  objective: text(1000).optional(),
-  variables: variables.optional(),
-  machine_detection: machineDetection.optional(),
-});
-export type CallRequest = z.output<typeof callRequestSchema>;
+const callSchema = (phone: ReturnType<typeof phoneSchema>) =>
+  z.object({
+    phone_number: phone,
+    campaign_id: campaignId.optional(),
+    opening_reason: text(1000).optional(),
+    objective: text(1000).optional(),
+    // The Python example's free-text `context` (a JSON object is taken as its JSON text): it reaches the prompt.
+    context: z
+      .union([z.string(), z.record(z.string(), z.unknown())], { error: 'must be a string or an object' })
+      .transform((v) => (typeof v === 'string' ? v : JSON.stringify(v)))
+      .pipe(text(1000))
+      .optional(),
+    variables: variables.optional(),
+    machine_detection: machineDetection.optional(),
+  });
 
 const retryOn = z.enum(['busy', 'no-answer', 'failed']);
 
-export const campaignRequestSchema = z.object({
-  campaign_id: campaignId.optional(),
-  contacts: z
-    .array(
-      z.object({
-        phone_number: phone,
-        variables: variables.optional(),
-        timezone: timezone.optional(),
-      }),
-      { error: 'must be an array of contacts' },
-    )
-    .min(1, 'must have at least one contact')
-    .max(MAX_CONTACTS, `at most ${MAX_CONTACTS} contacts per campaign`),
-  opening_reason: text(1000),
-  objective: text(1000).optional(),
-  max_concurrent: z.coerce.number({ error: 'must be a number' }).int().min(1).max(1000).default(5),
-  calls_per_second: z.coerce.number({ error: 'must be a number' }).positive().max(1000).optional(),
-  retry: z
-    .object({
-      max_attempts: z.coerce.number().int().min(1).max(10).default(1),
-      retry_on: z.array(retryOn).default(['busy', 'no-answer', 'failed']),
-      backoff_s: z.coerce
-        .number()
-        .int()
-        .min(0)
-        .max(7 * 86_400)
-        .default(300),
-    })
-    .optional(),
-  window: z.object({ start: hhmm, end: hhmm }).optional(),
-  timezone: timezone.optional(),
-  machine_detection: machineDetection.optional(),
-});
+const campaignSchema = (phone: ReturnType<typeof phoneSchema>) =>
+  z.object({
+    campaign_id: campaignId.optional(),
+    contacts: z
+      .array(
+        z.object({
+          phone_number: phone,
+          variables: variables.optional(),
+          timezone: timezone.optional(),
+        }),
+        { error: 'must be an array of contacts' },
+      )
+      .min(1, 'must have at least one contact')
+      .max(MAX_CONTACTS, `at most ${MAX_CONTACTS} contacts per campaign`),
+    opening_reason: text(1000),
+    objective: text(1000).optional(),
+    max_concurrent: z.coerce.number({ error: 'must be a number' }).int().min(1).max(1000).default(5),
+    calls_per_second: z.coerce.number({ error: 'must be a number' }).positive().max(1000).optional(),
+    retry: z
+      .object({
+        max_attempts: z.coerce.number().int().min(1).max(10).default(1),
+        retry_on: z.array(retryOn).default(['busy', 'no-answer', 'failed']),
+        backoff_s: z.coerce
+          .number()
+          .int()
+          .min(0)
+          .max(7 * 86_400)
+          .default(300),
+      })
+      .optional(),
+    window: z.object({ start: hhmm, end: hhmm }).optional(),
+    timezone: timezone.optional(),
+    machine_detection: machineDetection.optional(),
+  });
+
+/** The request schemas, reading numbers without '+' with DEFAULT_COUNTRY_CODE when it is set. */
+export function requestSchemas(defaultCountry: DefaultCountry) {
+  const phone = phoneSchema(defaultCountry);
+  return { call: callSchema(phone), campaign: campaignSchema(phone) };
+}
+
+export const callRequestSchema = callSchema(phoneSchema(undefined));
+export type CallRequest = z.output<typeof callRequestSchema>;
+export const campaignRequestSchema = campaignSchema(phoneSchema(undefined));
 export type CampaignRequest = z.output<typeof campaignRequestSchema>;
 
 export interface FieldError {

@@ -33,6 +33,7 @@ interface Claims {
   cp?: string;
   r?: string;
   ob?: string;
+  cx?: string;
   va?: Record<string, string>;
   /** transfer target */
   x?: string;
@@ -128,6 +129,7 @@ export function mintStreamToken(ctx: CallContext, o: TokenOptions): string {
   if (ctx.campaignId !== undefined) claims.cp = ctx.campaignId;
   if (ctx.openingReason !== undefined) claims.r = ctx.openingReason;
   if (ctx.objective !== undefined) claims.ob = ctx.objective;
+  if (ctx.context !== undefined) claims.cx = ctx.context;
   if (ctx.variables !== undefined && Object.keys(ctx.variables).length > 0) claims.va = ctx.variables;
   const token = seal(o.secret, claims);
   if (token.length > MAX_TOKEN_LENGTH) {
@@ -152,6 +154,7 @@ export function verifyStreamToken(token: string, secret: string, nowMs = Date.no
   if (typeof c.cp === 'string') ctx.campaignId = c.cp;
   if (typeof c.r === 'string') ctx.openingReason = c.r;
   if (typeof c.ob === 'string') ctx.objective = c.ob;
+  if (typeof c.cx === 'string') ctx.context = c.cx;
   if (c.va && typeof c.va === 'object') {
     const vars: Record<string, string> = {};
     for (const [k, v] of Object.entries(c.va)) if (typeof v === 'string') vars[k] = v;

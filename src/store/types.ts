@@ -59,6 +59,8 @@ export interface CallRecord {
   callbackOf?: string | undefined;
   openingReason?: string | undefined;
   objective?: string | undefined;
+  /** Free text about this call from the outbound API's `context`. */
+  context?: string | undefined;
   variables?: Record<string, string> | undefined;
   status: CallStatus;
   timeline: Array<{ status: CallStatus; at: string }>;

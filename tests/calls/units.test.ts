@@ -45,9 +45,41 @@ describe('system prompts', () => {
     expect(() => buildSystemPrompt({ ...ctx, direction: 'outbound' }, { dir })).toThrow(/cannot read/);
   });
 
-  it('renders unknown placeholders as empty and sanitises values', () => {
-    expect(renderTemplate('a {{x}} b {{ y }}', { y: 'Y' })).toBe('a  b Y');
+  it('refuses unknown placeholders (a per-call {{var.x}} may be absent) and sanitises values', () => {
+    expect(renderTemplate('a {{var.x}} b {{ y }}', { y: 'Y' })).toBe('a  b Y');
+    expect(() => renderTemplate('a {{x}}', { y: 'Y' })).toThrow(/placeholder \{\{x\}\} is unknown/);
     expect(sanitiseValue(' a\n\tb  {c} ')).toBe('a b c');
+  });
+
+  it("renders the Python example's snake_case placeholders, context, and the customer's number and call id", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'prompts-'));
+    writeFileSync(join(dir, 'outbound.md'), 'Why: {{opening_reason}}. Goal: {{objective}}. Notes: {{context}}.');
+    clearPromptCache();
+    const out = buildSystemPrompt(
+      {
+        callId: 'c-1',
+        direction: 'outbound',
+        from: '14155550100',
+        to: '14155550111',
+        openingReason: 'your order',
+        objective: 'confirm delivery',
+        context: 'Prefers\nmornings {{x}}',
+      },
+      { dir },
+    );
+    expect(out).toMatch(/^Why: your order\. Goal: confirm delivery\. Notes: Prefers mornings x\./);
+    expect(out).toContain("- The customer's number: +14155550111");
+    expect(out).toContain('- Call id: c-1');
+    // SYSTEM_PROMPT replaces the inbound file and gets the same facts.
+    const inline = buildSystemPrompt(
+      { callId: 'c-2', direction: 'inbound', from: '14155550123', to: '' },
+      {
+        dir,
+        inboundText: 'Inline prompt for {{caller_number}}.',
+      },
+    );
+    expect(inline).toMatch(/^Inline prompt for \+14155550123\./);
+    expect(inline).toContain('- Call id: c-2');
   });
 });
 

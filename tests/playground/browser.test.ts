@@ -63,7 +63,7 @@ describe.skipIf(!hasChromium)(`playground in headless Chromium${hasChromium ? ''
     stack = await startLocalStack({
       scenario: join(import.meta.dirname, 'scenario.json'),
       playground: true,
-      env: { TRANSFER_NUMBER: '+15555550199' },
+      env: { TRANSFER_NUMBER: '+14155550199' },
     });
     stack.gemini.on('session', (s: EmulatedSession) => {
       sessions.push(s);
@@ -161,7 +161,9 @@ describe.skipIf(!hasChromium)(`playground in headless Chromium${hasChromium ? ''
     const caller = await page.locator('#transcript li.caller').allTextContents();
     const agent = await page.locator('#transcript li.agent').allTextContents();
     const tools = await page.locator('#transcript li.tool').allTextContents();
-    expect(caller.join(' ')).toContain('where is my order');
+    // The caller's words; pieces of an utterance heard during the greeting (which cannot be interrupted) may be
+    // interleaved by the emulator's transcription.
+    expect(caller.join(' ')).toMatch(/Hello,.*where.*is my order/);
     expect(agent.join(' ')).toContain('Let me check that for you');
     expect(tools.join(' ')).toContain('check_order_status');
     expect(tools.join(' ')).toContain('ORD-1001');

@@ -218,8 +218,8 @@ describe('the simulated phone', () => {
         name: 'playground-transfer',
         speech: 'synthetic',
         responseDelayMs: 50,
-        startDelayMs: 50,
         turns: [
+          { trigger: 'opening', text: 'Hi.' },
           {
             trigger: 'caller-speech',
             callerText: 'Put me through to a person, please.',
@@ -229,7 +229,7 @@ describe('the simulated phone', () => {
         ],
       },
       playground: true,
-      env: { TRANSFER_NUMBER: '+15555550199' },
+      env: { TRANSFER_NUMBER: '+14155550199' },
     });
   });
   afterAll(async () => {

@@ -124,12 +124,21 @@ describe('npm start (src/main.ts) against both emulators', () => {
     const res = await fetch(`${base}/outbound/call`, {
       method: 'POST',
       headers: { authorization: 'Bearer test-outbound-key', 'content-type': 'application/json' },
-      body: JSON.stringify({ phone_number: ANSWERS, campaign_id: 'main-e2e', opening_reason: 'your recent order' }),
+      body: JSON.stringify({
+        phone_number: ANSWERS,
+        campaign_id: 'main-e2e',
+        opening_reason: 'your recent order',
+        // The Python example's `context` parameter reaches the model's instructions.
+        context: 'VIP customer, prefers mornings',
+      }),
     });
     expect(res.status).toBe(201);
     const call = await plivo.waitForCall((c) => c.direction === 'outbound' && c.to.endsWith(ANSWERS.slice(1)), 15_000);
     await call.waitForEvent('playAudio', undefined, 15_000);
     const session = gemini.sessions[before];
+    const instruction = JSON.stringify(session?.setup);
+    expect(instruction).toContain('VIP customer, prefers mornings');
+    expect(instruction).toContain(`The customer's number: ${ANSWERS}`);
     const turns = textTurns(session);
     expect(turns[0]).toContain('Begin with your outbound greeting now');
     expect(turns[0]).toContain('your recent order');
