@@ -86,6 +86,13 @@ export const envSchema = z.object({
   STATE_STORE: z.enum(['memory', 'redis']).default('memory'),
   REDIS_URL: optionalUrl,
   CALL_RECORD_TTL_S: int(7 * 86_400, 60, 365 * 86_400),
+  // Kubernetes: keep controller.kubernetes.io/pod-deletion-cost at the active-call count (src/k8s/deletion-cost.ts).
+  POD_DELETION_COST: z.enum(['auto', 'on', 'off']).default('auto'),
+  POD_DELETION_COST_INTERVAL_S: int(15, 1, 3600),
+  POD_NAME: optionalString,
+  POD_NAMESPACE: optionalString,
+  KUBERNETES_SERVICE_HOST: optionalString,
+  KUBERNETES_SERVICE_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -171,6 +178,15 @@ export interface Config {
     redisUrl: string | undefined;
     recordTtlS: number;
   };
+  kubernetes: {
+    /** auto: on when running in a pod with an API token (KUBERNETES_SERVICE_HOST, POD_NAME); off elsewhere. */
+    deletionCost: 'auto' | 'on' | 'off';
+    deletionCostIntervalMs: number;
+    podName: string | undefined;
+    podNamespace: string | undefined;
+    apiHost: string | undefined;
+    apiPort: number | undefined;
+  };
 }
 
 /** Parse and validate the environment. Throws ConfigError listing every problem. */
@@ -236,6 +252,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tools: { orderApiUrl: e.ORDER_API_URL, transferNumber: e.TRANSFER_NUMBER, timeoutMs: e.TOOL_TIMEOUT_MS },
     outbound: { apiKey: e.OUTBOUND_API_KEY },
     store: { kind: e.STATE_STORE, redisUrl: e.REDIS_URL, recordTtlS: e.CALL_RECORD_TTL_S },
+    kubernetes: {
+      deletionCost: e.POD_DELETION_COST,
+      deletionCostIntervalMs: e.POD_DELETION_COST_INTERVAL_S * 1000,
+      podName: e.POD_NAME,
+      podNamespace: e.POD_NAMESPACE,
+      apiHost: e.KUBERNETES_SERVICE_HOST,
+      apiPort: e.KUBERNETES_SERVICE_PORT,
+    },
   };
   return deepFreeze(config);
 }

@@ -9,6 +9,7 @@ import { plivoRestClientFromConfig } from './plivo/rest-client.ts';
 import type { AudioEngine } from './audio/types.ts';
 import { createCallSide } from './app.ts';
 import { startGateway } from './server/gateway.ts';
+import { deletionCostFromConfig } from './k8s/deletion-cost.ts';
 
 async function main(): Promise<void> {
   dotenv.config({ quiet: true });
@@ -30,6 +31,12 @@ async function main(): Promise<void> {
   const plivoApi = plivoRestClientFromConfig(config);
   const calls = createCallSide(config, plivoApi);
   const gateway = await startGateway({ config, router: calls.router, audio, plivoApi, routes: calls.routes });
+  // In a Kubernetes pod: keep this pod's deletion cost at its call count so scale-in removes idle pods first.
+  const deletionCost = await deletionCostFromConfig(
+    config.kubernetes,
+    () => calls.router.activeCalls(),
+    childLogger({ component: 'k8s' }),
+  );
 
   if (config.plivo.autoConfigure) {
     const base = gateway.publicUrl;
@@ -50,6 +57,8 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info({ signal, drainTimeoutS: config.server.drainTimeoutS }, 'shutting down: draining calls');
+    // The pod is already being deleted: its deletion cost no longer matters.
+    void deletionCost?.stop();
     gateway
       .drain()
       .then(() => gateway.close())
