@@ -68,13 +68,22 @@ build_standin() {
   tar -xzf "$work"/npm-*.tgz -C "$rootfs/usr/local/lib/node_modules/npm" --strip-components=1
   ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$rootfs/usr/local/bin/npm"
   ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$rootfs/usr/local/bin/npx"
+  # Machines behind a TLS-intercepting egress proxy trust it through local CAs; the stand-in trusts the same ones, or
+  # npm ci in the build stage fails with SELF_SIGNED_CERT_IN_CHAIN. Node reads only its bundled roots unless told,
+  # hence NODE_EXTRA_CA_CERTS on the stand-in image (the real node images do not set it; neither does our Dockerfile).
+  local extra_ca=()
+  if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+    chroot "$rootfs" update-ca-certificates >/dev/null
+    extra_ca=(--change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt')
+  fi
   # The node images' unprivileged user.
   chroot "$rootfs" groupadd --gid 1000 node
   chroot "$rootfs" useradd --uid 1000 --gid node --shell /bin/bash --create-home node
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb
   tar -C "$rootfs" -c . | "$ENGINE" import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    --change 'CMD ["node"]' - "$base_full" >/dev/null
+    --change 'CMD ["node"]' "${extra_ca[@]}" - "$base_full" >/dev/null
   "$ENGINE" tag "$base_full" "$base_slim"
   rm -rf "$rootfs"
 }
