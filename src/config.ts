@@ -173,6 +173,13 @@ export const envSchema = z.object({
         .filter((x) => x !== ''),
     )
     .pipe(z.array(z.string().regex(/^\+[0-9]{1,14}$/, 'each prefix must look like +1900'))),
+  // Kubernetes: keep controller.kubernetes.io/pod-deletion-cost at the active-call count (src/k8s/deletion-cost.ts).
+  POD_DELETION_COST: z.enum(['auto', 'on', 'off']).default('auto'),
+  POD_DELETION_COST_INTERVAL_S: int(15, 1, 3600),
+  POD_NAME: optionalString,
+  POD_NAMESPACE: optionalString,
+  KUBERNETES_SERVICE_HOST: optionalString,
+  KUBERNETES_SERVICE_PORT: z.coerce.number().int().min(1).max(65535).optional(),
 });
 
 /** Rules that join several variables; run on the raw environment so they are reported with the rest. */
@@ -441,6 +448,15 @@ export interface Config {
     /** An agent turn whose audio never goes above this PCM16 peak counts as silent. */
     silentTurnPeak: number;
   };
+  kubernetes: {
+    /** auto: on when running in a pod with an API token (KUBERNETES_SERVICE_HOST, POD_NAME); off elsewhere. */
+    deletionCost: 'auto' | 'on' | 'off';
+    deletionCostIntervalMs: number;
+    podName: string | undefined;
+    podNamespace: string | undefined;
+    apiHost: string | undefined;
+    apiPort: number | undefined;
+  };
 }
 
 /** Parse and validate the environment. Throws ConfigError listing every problem. */
@@ -557,6 +573,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       firstConnectBudgetMs: e.GEMINI_FIRST_CONNECT_BUDGET_MS,
       fillerAfterMs: e.FILLER_PROMPT_AFTER_MS,
       silentTurnPeak: e.SILENT_TURN_PEAK,
+    },
+    kubernetes: {
+      deletionCost: e.POD_DELETION_COST,
+      deletionCostIntervalMs: e.POD_DELETION_COST_INTERVAL_S * 1000,
+      podName: e.POD_NAME,
+      podNamespace: e.POD_NAMESPACE,
+      apiHost: e.KUBERNETES_SERVICE_HOST,
+      apiPort: e.KUBERNETES_SERVICE_PORT,
     },
   };
   return deepFreeze(config);

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'GW_ERR_TOOL_TIMEOUT'
   | 'GW_ERR_STORE'
   | 'GW_ERR_NOT_FOUND'
+  | 'GW_ERR_KUBERNETES_API'
   | 'GW_ERR_TIMEOUT';
 
 export interface GatewayErrorOptions {

@@ -7,6 +7,7 @@ import { childLogger, rootLogger } from './log.ts';
 import { plivoRestClientFromConfig } from './plivo/rest-client.ts';
 import { createCallSide } from './app.ts';
 import { startGateway } from './server/gateway.ts';
+import { deletionCostFromConfig } from './k8s/deletion-cost.ts';
 
 async function main(): Promise<void> {
   // ENV_FILE names another file (or /dev/null, as `npm run dev` does, so a developer's real .env stays out of a
@@ -30,6 +31,12 @@ async function main(): Promise<void> {
   const plivoApi = plivoRestClientFromConfig(config);
   const calls = createCallSide(config, plivoApi);
   const gateway = await startGateway({ config, router: calls.router, audio, plivoApi, routes: calls.routes });
+  // In a Kubernetes pod: keep this pod's deletion cost at its call count so scale-in removes idle pods first.
+  const deletionCost = await deletionCostFromConfig(
+    config.kubernetes,
+    () => calls.router.activeCalls(),
+    childLogger({ component: 'k8s' }),
+  );
 
   if (config.plivo.autoConfigure) {
     const base = gateway.publicUrl;
@@ -57,6 +64,8 @@ async function main(): Promise<void> {
     }
     stopping = true;
     logger.info({ signal, drainTimeoutS: config.server.drainTimeoutS }, 'shutting down: draining calls');
+    // The pod is already being deleted: its deletion cost no longer matters.
+    void deletionCost?.stop();
     gateway
       .drain()
       .then(() => gateway.close())
