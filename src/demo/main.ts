@@ -64,6 +64,12 @@ async function main(): Promise<void> {
     `gateway ${stack.base} · Gemini emulator ${stack.gemini.baseUrl} · Plivo emulator ${stack.plivo.restBaseUrl}`,
   );
   out.note(`caller voice: ${voice.kind === 'espeak' ? 'espeak-ng speech' : 'tone bursts (espeak-ng not installed)'}`);
+  // Say plainly what is real here and what is not: only the gateway is.
+  out.note(
+    'synthetic: the agent (the Gemini emulator plays scenarios/demo-order-status.json with ' +
+      `${voice.kind === 'espeak' ? 'espeak-ng' : 'synthetic tone'} speech, not a model), the caller (a script), ` +
+      'the phone network (the Plivo emulator). Real: the gateway, its audio path, tools and records.',
+  );
 
   let exitCode = 0;
   let call: SimulatedCall | undefined;

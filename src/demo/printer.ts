@@ -38,7 +38,8 @@ export function createPrinter(stream: NodeJS.WriteStream) {
     if (heard === '') return;
     const text = heard.trim();
     heard = '';
-    line(dim(`           (Gemini transcribed the caller: "${text}")`));
+    // The emulator does not recognise speech: its "transcription" is the scenario's script for that utterance.
+    line(dim(`           (emulated Gemini's input transcription, scripted: "${text}")`));
   };
   const closeAgentLine = () => {
     if (agentLineOpen) write('\n');
@@ -56,7 +57,7 @@ export function createPrinter(stream: NodeJS.WriteStream) {
       line(dim(`           ${text}`));
     },
     callerSays(text: string) {
-      line(`${stamp()} ${bold(green('Caller'))}: ${text}`);
+      line(`${stamp()} ${bold(green('Caller'))} ${dim('(scripted)')}: ${text}`);
     },
     event(e: CallEvent) {
       switch (e.type) {
@@ -94,7 +95,7 @@ export function createPrinter(stream: NodeJS.WriteStream) {
         case 'agent-text':
           flushHeard();
           if (!agentLineOpen) {
-            write(`${stamp()} ${bold(cyan('Agent'))}: `);
+            write(`${stamp()} ${bold(cyan('Agent'))} ${dim('(scripted)')}: `);
             agentLineOpen = true;
             write(e.text.trimStart());
           } else {
