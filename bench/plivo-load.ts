@@ -240,10 +240,13 @@ async function runLoad(calls: number, measureS: number): Promise<BenchRow[]> {
     });
     // Figures of a run where calls failed or the emulator (the load generator) fell behind describe the harness.
     const expectedFrames = calls * 50 * rep.seconds;
+    // The measurement window cuts each call's 20 ms cadence at both ends: up to one frame per call either way is
+    // the window's edge, not a lost frame (at 20 calls for 3 s that alone is 0.7 %).
+    const edge = Math.max(0.001 * expectedFrames, 2 * calls);
     const problems = [
       failed > 0 ? `${failed} failed call setups` : '',
       emulatorSkipped > 0 ? `load generator fell behind (${emulatorSkipped} frames skipped)` : '',
-      rep.framesIn < 0.999 * expectedFrames
+      rep.framesIn < expectedFrames - edge
         ? `${Math.round(rep.framesIn)} of ${Math.round(expectedFrames)} frames in`
         : '',
       extra.streamErrors > 0 ? `${extra.streamErrors} stream errors` : '',
