@@ -1,6 +1,7 @@
 // Bundled prompt audio (assets/prompts/*.wav, PCM16 mono 24 kHz), read once and kept as samples.
 import { readFileSync } from 'node:fs';
 import { GEMINI_OUTPUT_RATE } from '../audio/types.ts';
+import { parseWav } from '../audio/wav.ts';
 import { GatewayError } from '../errors.ts';
 
 export const TECHNICAL_DIFFICULTY_WAV = new URL('../../assets/prompts/technical-difficulty.wav', import.meta.url);
@@ -19,36 +20,14 @@ export function loadPromptAudio(file: URL | string = TECHNICAL_DIFFICULTY_WAV): 
   return pcm;
 }
 
-/** Minimal RIFF reader: PCM16 mono at the expected rate, or an error naming what is wrong. */
+/** PCM16 mono at the expected rate, or an error naming what is wrong. */
 export function parseWavPcm16(buf: Buffer, expectedRate: number): Int16Array {
-  const bad = (why: string) => new GatewayError('GW_ERR_AUDIO', `prompt audio: ${why}`);
-  if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') {
-    throw bad('not a RIFF/WAVE file');
+  const wav = parseWav(buf, 'prompt audio');
+  if (wav.channels !== 1 || wav.sampleRate !== expectedRate) {
+    throw new GatewayError(
+      'GW_ERR_AUDIO',
+      `prompt audio: need PCM16 mono ${expectedRate} Hz, got ${wav.channels} ch, ${wav.sampleRate} Hz`,
+    );
   }
-  let offset = 12;
-  let fmtOk = false;
-  while (offset + 8 <= buf.length) {
-    const id = buf.toString('ascii', offset, offset + 4);
-    const size = buf.readUInt32LE(offset + 4);
-    const body = offset + 8;
-    if (id === 'fmt ') {
-      if (size < 16 || body + 16 > buf.length) throw bad('short fmt chunk');
-      const format = buf.readUInt16LE(body);
-      const channels = buf.readUInt16LE(body + 2);
-      const rate = buf.readUInt32LE(body + 4);
-      const bits = buf.readUInt16LE(body + 14);
-      if ((format !== 1 && format !== 0xfffe) || channels !== 1 || bits !== 16 || rate !== expectedRate) {
-        throw bad(`need PCM16 mono ${expectedRate} Hz, got format ${format}, ${channels} ch, ${bits} bit, ${rate} Hz`);
-      }
-      fmtOk = true;
-    } else if (id === 'data') {
-      if (!fmtOk) throw bad('data before fmt');
-      const len = Math.min(size, buf.length - body) & ~1;
-      const out = new Int16Array(len / 2);
-      for (let i = 0; i < out.length; i++) out[i] = buf.readInt16LE(body + i * 2);
-      return out;
-    }
-    offset = body + size + (size & 1);
-  }
-  throw bad('no data chunk');
+  return wav.samples;
 }

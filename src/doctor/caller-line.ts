@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { parseWav } from '../audio/wav.ts';
 
 // Neutral words: a question about an order would invite a tool call instead of a spoken answer.
 export const CALLER_LINE_TEXT = 'Hello, can you hear me?';
@@ -43,32 +44,11 @@ function espeak(text: string): Promise<{ pcm: Int16Array; rate: number } | undef
   });
 }
 
-/** PCM16 mono WAV → samples. espeak-ng on stdout writes a placeholder data size: take what is there. */
+/** PCM16 mono WAV → samples (espeak-ng on stdout writes a placeholder data size: parseWav takes what is there). */
 export function readWav(buf: Buffer): { pcm: Int16Array; rate: number } {
-  if (buf.length < 12 || buf.toString('ascii', 0, 4) !== 'RIFF' || buf.toString('ascii', 8, 12) !== 'WAVE') {
-    throw new Error('not a WAV file');
-  }
-  let off = 12;
-  let rate = 0;
-  let channels = 0;
-  let bits = 0;
-  while (off + 8 <= buf.length) {
-    const id = buf.toString('ascii', off, off + 4);
-    const size = buf.readUInt32LE(off + 4);
-    const body = off + 8;
-    if (id === 'fmt ') {
-      channels = buf.readUInt16LE(body + 2);
-      rate = buf.readUInt32LE(body + 4);
-      bits = buf.readUInt16LE(body + 14);
-    } else if (id === 'data') {
-      if (channels !== 1 || bits !== 16 || rate === 0) throw new Error('WAV must be PCM16 mono');
-      const end = Math.min(buf.length, body + size);
-      const bytes = Buffer.from(buf.subarray(body, body + ((end - body) & ~1)));
-      return { pcm: new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2), rate };
-    }
-    off = body + size + (size & 1);
-  }
-  throw new Error('WAV has no data chunk');
+  const wav = parseWav(buf, 'caller line');
+  if (wav.channels !== 1) throw new Error('WAV must be PCM16 mono');
+  return { pcm: wav.samples, rate: wav.sampleRate };
 }
 
 /** Linear interpolation: plenty for a test utterance (the gateway's polyphase resampler does not take 22.05 kHz). */

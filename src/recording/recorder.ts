@@ -8,7 +8,7 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { ULAW_DECODE_TABLE } from '../audio/g711.ts';
-import { wavHeader } from './wav.ts';
+import { wavHeader } from '../audio/wav.ts';
 
 const WINDOW_S = 4;
 

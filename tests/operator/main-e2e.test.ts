@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnv } from '../../src/config.ts';
 import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
-import { parseWav } from '../../src/recording/wav.ts';
+import { parseWav } from '../../src/audio/wav.ts';
 import { heardAll, utterance } from '../e2e/helpers.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { channelRms, type Receiver, startReceiver, until } from './helpers.ts';

@@ -16,7 +16,7 @@ import { addUsage, DEFAULT_PRICES, estimateCost, parsePriceTable } from '../../s
 import { redactDeep, redactText } from '../../src/records/redact.ts';
 import { callView, type OperatorRecord } from '../../src/records/view.ts';
 import { TwoChannelRecorder } from '../../src/recording/recorder.ts';
-import { parseWav } from '../../src/recording/wav.ts';
+import { parseWav } from '../../src/audio/wav.ts';
 import { backoffDelay } from '../../src/webhooks-out/deliverer.ts';
 import { sign, verify } from '../../src/webhooks-out/sign.ts';
 
