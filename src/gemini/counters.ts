@@ -6,3 +6,6 @@
  * with a re-prompt, `gaveUp` the calls that then ended with the technical-difficulty prompt.
  */
 export const silentTurnCounters = { silentTurns: 0, reprompted: 0, gaveUp: 0 };
+
+/** Completed mid-call reconnects (goAway rotations and drops), by how the session came back. */
+export const reconnectCounters = { resume: 0, fresh: 0 };

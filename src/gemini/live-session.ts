@@ -7,7 +7,7 @@ import { GatewayError, errorMessage } from '../errors.ts';
 import { clientForCredential } from './client.ts';
 import { describeGeminiClose } from './close-reasons.ts';
 import { type CredentialLease, credentialPool } from './credentials.ts';
-import { silentTurnCounters } from './counters.ts';
+import { reconnectCounters, silentTurnCounters } from './counters.ts';
 import { type ModelProfile, profileForModel } from './profiles.ts';
 import {
   buildContextInstruction,
@@ -568,6 +568,7 @@ class GeminiLiveSession implements LiveSession {
     this.reconnects++;
     if (kind === 'resume') this.resumed++;
     else this.fresh++;
+    reconnectCounters[kind]++;
     this.opts.logger.info(
       { kind, reason, attempt, reconnects: this.reconnects, bufferedMs: this.pending.size / SAMPLES_PER_MS },
       'gemini reconnected',

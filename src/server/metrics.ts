@@ -2,7 +2,7 @@
 // counters live as plain numbers in EdgeStats and are read at scrape time; only sampled frame timings are
 // observed directly, so /metrics costs nothing per frame.
 import client from 'prom-client';
-import { silentTurnCounters } from '../gemini/counters.ts';
+import { reconnectCounters, silentTurnCounters } from '../gemini/counters.ts';
 import { credentialStats } from '../gemini/credentials.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
 
@@ -90,6 +90,19 @@ export function createGatewayMetrics(o: {
     'Calls ended with the technical-difficulty prompt after a second silent agent turn in a row',
     () => silentTurnCounters.gaveUp,
   );
+
+  // Mid-call Gemini reconnects (src/gemini/live-session.ts): `fresh` ones lost the session's context.
+  new client.Counter({
+    name: 'gateway_gemini_reconnects_total',
+    help: 'Gemini Live sessions re-opened mid-call: kind=resume (session resumed) or fresh (context re-sent)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ kind: 'resume' }, reconnectCounters.resume);
+      this.inc({ kind: 'fresh' }, reconnectCounters.fresh);
+    },
+  });
 
   // Gemini credentials (src/gemini/credentials.ts), labelled by position and a short hash, never by the key.
   new client.Gauge({

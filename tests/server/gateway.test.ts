@@ -66,6 +66,9 @@ describe('gateway', () => {
       expect(m).toMatch(/gateway_webhook_requests_total\{route="stream-upgrade",status="101"\} 1/);
       expect(m).toMatch(/process_cpu_user_seconds_total/);
       expect(m).toMatch(/nodejs_eventloop_lag_seconds/);
+      // The series the shipped alerts (k8s/monitoring/prometheusrule.yaml) read exist from the first scrape.
+      expect(m).toMatch(/gateway_gemini_reconnects_total\{kind="fresh"\} \d+/);
+      expect(m).toMatch(/gateway_gemini_silent_turns_total \d+/);
       await call.hangup();
     } finally {
       await h.close();
