@@ -437,8 +437,9 @@ export class Generator {
         const now = performance.now();
         call.nextFrameAt = now + FRAME_MS;
         call.streaming = true;
-        // Until the gateway sends an opening turn, the caller speaks first (after a ring-in pause).
-        call.callerStartAt = now + 800 + this.rand() * 1200;
+        // Until the gateway sends an opening turn, the caller speaks first (after a ring-in pause); an opening turn
+        // that came before the stream (warm session) has already started the greeting.
+        if (call.turnNo === 0) call.callerStartAt = now + 800 + this.rand() * 1200;
         sock.on('message', (data) => this.onPlivoMessage(call, data));
         resolve();
       });

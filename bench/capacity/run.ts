@@ -34,6 +34,8 @@ export const GATES = {
 /** The generator is behind when its own loop p99 exceeds this or more than 0.1 % of its frames went out late. */
 const GENERATOR_LOOP_P99_MS = 15;
 const GENERATOR_LATE_FRACTION = 0.001;
+/** A step whose gateway or generator waited longer than this share of the window for its core measured the host. */
+const HOST_WAIT_PCT = 5;
 
 const USAGE = `usage: node bench/capacity/run.ts [--smoke] [--steps 100,200,400,…] [--duration s] [--ramp-cps n]
   [--gateway-core 0] [--generator-core 1] [--all-steps] [--allow-invalid]
@@ -67,6 +69,28 @@ function procCpu(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
+}
+
+/**
+ * Time the process's main thread spent runnable but waiting for a CPU (/proc/<pid>/schedstat, field 2, ns): on a
+ * pinned process, time another process took from its core. The gateway's loop delay means nothing when this is high.
+ */
+function runqWaitS(pid: number): number {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Host CPU pressure (PSI `some avg10`, %): other tenants of a shared machine. */
+function cpuPressure(): number {
+  try {
+    const m = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function procRssKiB(pid: number): number {
@@ -188,6 +212,8 @@ async function runStep(
     gen.loop.reset();
     const cpu0 = procCpu(pid);
     const gcpu0 = process.cpuUsage();
+    const gwWait0 = runqWaitS(pid);
+    const genWait0 = runqWaitS(process.pid);
     const t0 = performance.now();
     gen.measuring = true;
     await sleep(o.duration * 1000);
@@ -195,6 +221,9 @@ async function runStep(
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = procCpu(pid);
     const gcpu = process.cpuUsage(gcpu0);
+    const gwWaitPct = ((runqWaitS(pid) - gwWait0) / seconds) * 100;
+    const genWaitPct = ((runqWaitS(process.pid) - genWait0) / seconds) * 100;
+    const pressure = cpuPressure();
     const rss1 = procRssKiB(pid);
     const metrics = await scrape(gw.base);
     const genLoopP99 = gen.loop.percentile(99) / 1e6;
@@ -216,6 +245,9 @@ async function runStep(
       genCpuPct: ((gcpu.user + gcpu.system) / 1e6 / seconds) * 100,
       genLoopP99,
       genLoopMax,
+      gwWaitPct,
+      genWaitPct,
+      pressure,
     });
   } finally {
     await stopGateway(gw);
@@ -239,6 +271,9 @@ function judge(
     genCpuPct: number;
     genLoopP99: number;
     genLoopMax: number;
+    gwWaitPct: number;
+    genWaitPct: number;
+    pressure: number;
   },
 ): StepResult {
   const callSeconds = (calls - x.failed) * x.seconds;
@@ -265,6 +300,11 @@ function judge(
     x.genLoopP99 > GENERATOR_LOOP_P99_MS ? `generator loop p99 ${round(x.genLoopP99)} ms` : '',
     lateFraction > GENERATOR_LATE_FRACTION ? `generator sent ${(lateFraction * 100).toFixed(2)} % of frames late` : '',
     m.unknownSessions > 0 ? `${m.unknownSessions} Gemini sessions the generator could not place` : '',
+    // Pinned processes that wait for their own core: another tenant of the machine ran there.
+    x.gwWaitPct > HOST_WAIT_PCT ? `gateway waited ${round(x.gwWaitPct)} % of the window for its core (host busy)` : '',
+    x.genWaitPct > HOST_WAIT_PCT
+      ? `generator waited ${round(x.genWaitPct)} % of the window for its core (host busy)`
+      : '',
   ].filter(Boolean);
   const row: BenchRow = {
     suite: 'capacity',
@@ -294,6 +334,9 @@ function judge(
       genLoopP99Ms: round(x.genLoopP99),
       genLoopMaxMs: round(x.genLoopMax),
       genLateFrames: m.framesLate,
+      gwRunqWaitPct: round(x.gwWaitPct),
+      genRunqWaitPct: round(x.genWaitPct),
+      hostCpuPressurePct: round(x.pressure),
       rampS: round(x.rampS),
       measuredS: round(x.seconds),
       turns: m.turns,
@@ -335,6 +378,7 @@ const COLUMNS = [
   'gapP90Ms',
   'gwLoopP99Ms',
   'genCpuPct',
+  'gwRunqWaitPct',
   'gates',
 ];
 
