@@ -58,6 +58,8 @@ const VAD_SILENCE_FRAMES = 15;
 /** Speech heard before the emulated Gemini calls it a barge-in. */
 const BARGE_IN_FRAMES = 4;
 const RING = 4096;
+/** The gateway's pacer tick (src/plivo/pacer.ts default): part of the downlink delay the configuration asks for. */
+const PACER_TICK_MS = 10;
 const TURN_CHUNKS_MAX = 256;
 
 /** Speech-like test signal: a 140 Hz voice with harmonics under a 4 Hz syllable envelope. */
@@ -530,10 +532,11 @@ export class Generator {
       if (gap > call.maxGap) call.maxGap = gap;
       call.playEnd = (gap > 0 ? now : call.playEnd) + FRAME_MS;
       if (call.turnMeasured) {
-        // Released by the pacer when its source chunk arrived and its slot (60 ms of lead) came, whichever is later.
+        // Due when its source chunk has arrived and its slot has come (60 ms of lead: three frames at once, then one
+        // per 20 ms), whichever is later, plus one pacer tick: the gateway releases it at the first tick after that.
         const src = call.chunkSentAt[Math.min(TURN_CHUNKS_MAX - 1, k >> 1)]!;
         const slot = call.dlFirstAt + (k - 3) * FRAME_MS;
-        this.m.dlLateMs.record(now - Math.max(src, slot));
+        this.m.dlLateMs.record(now - Math.max(src, slot) - PACER_TICK_MS);
       }
       if (!call.turnActive && !call.turnInterrupt && call.dlRecv >= call.turnChunks * 2) this.agentTurnHeard(call);
       return;
