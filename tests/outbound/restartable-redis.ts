@@ -2,9 +2,9 @@
 // fsync on every write), for outage tests: the store really goes away (connections refused) and really comes back.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { canConnect, freePort } from '../helpers/redis.ts';
 
 export interface RestartableRedis {
   url: string;
@@ -12,29 +12,6 @@ export interface RestartableRedis {
   start(): Promise<void>;
   close(): Promise<void>;
 }
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const canConnect = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const s = new Socket();
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-    s.connect(port, '127.0.0.1');
-  });
 
 export async function startRestartableRedis(): Promise<RestartableRedis> {
   const dir = mkdtempSync(join(tmpdir(), 'gw-redis-outage-'));
