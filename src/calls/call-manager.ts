@@ -92,8 +92,20 @@ export class CallManager implements CallRouter {
     return this.#calls.get(callId);
   }
 
+  /**
+   * Calls whose audio stream is attached here. A warm session opened at the answer webhook is not a call on this
+   * replica until its stream arrives: with several replicas the stream may land elsewhere, and counting it here would
+   * inflate `gateway_active_calls` (the HPA signal) on (N-1)/N of the replicas (issue 9).
+   */
   activeCalls(): number {
-    return this.#calls.size;
+    let n = 0;
+    for (const call of this.#calls.values()) if (call.phase !== 'warming') n++;
+    return n;
+  }
+
+  /** Sessions opened at the answer webhook still waiting for their stream (closed after the warm TTL). */
+  warmSessions(): number {
+    return this.#calls.size - this.activeCalls();
   }
 
   async onAnswer(info: AnswerInfo, base: CallContext): Promise<CallContext> {

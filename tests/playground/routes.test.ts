@@ -193,7 +193,7 @@ describe('playground calls on the local stack', () => {
     expect(stack.playground!.activeCalls()).toBe(0);
 
     const phone = await stack.placeCall({ idleMedia: 'silence' });
-    expect(stack.manager.activeCalls()).toBe(1);
+    await expect.poll(() => stack.manager.activeCalls(), { timeout: 5000 }).toBe(1);
     await phone.hangup();
     await stack.callEnded(phone.callUuid);
   });
