@@ -8,7 +8,7 @@ import { childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
 import { BodyTooLargeError, parseParams, type RequestInfo, Reply, readBody, requestInfo } from '../server/http.ts';
 import type { CallRecord, CallStore } from '../store/types.ts';
-import { checkBearer } from './auth.ts';
+import { authorized } from './auth.ts';
 import { blockedMessage, blockedPrefix, screenContacts } from './contacts.ts';
 import type { Clock } from './clock.ts';
 import type { Dialer } from './dialer.ts';
@@ -339,15 +339,7 @@ export function outboundRoutes(deps: OutboundDeps): (app: TemplatedApp, gatewayD
     const handler = (res: HttpResponse, req: HttpRequest) => {
       const reply = new Reply(res);
       const info = requestInfo(req);
-      const auth = checkBearer(config.outbound.apiKey, info.headers.authorization);
-      if (!auth.ok) {
-        reply.json(
-          auth.status,
-          { error: auth.error, message: auth.message },
-          auth.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
-        );
-        return;
-      }
+      if (!authorized(reply, config.outbound.apiKey, info.headers.authorization)) return;
       const body = info.method === 'POST' ? readBody(reply, MAX_BODY) : Promise.resolve(Buffer.alloc(0));
       body
         .then((buf) => dispatch(info, buf, reply))

@@ -4,7 +4,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
-import { checkBearer } from '../outbound/auth.ts';
+import { authorized } from '../outbound/auth.ts';
 import { type RequestInfo, Reply, requestInfo } from '../server/http.ts';
 import type { CallStore } from '../store/types.ts';
 import type { Outbox } from '../webhooks-out/outbox.ts';
@@ -155,15 +155,7 @@ export function recordsRoutes(deps: RecordsRouteDeps): (app: TemplatedApp) => vo
     const handler = (res: HttpResponse, req: HttpRequest) => {
       const reply = new Reply(res);
       const info = requestInfo(req);
-      const auth = checkBearer(deps.apiKey, info.headers.authorization);
-      if (!auth.ok) {
-        reply.json(
-          auth.status,
-          { error: auth.error, message: auth.message },
-          auth.status === 401 ? { 'www-authenticate': 'Bearer' } : {},
-        );
-        return;
-      }
+      if (!authorized(reply, deps.apiKey, info.headers.authorization)) return;
       dispatch(info, reply).catch((err: unknown) => {
         if (reply.aborted) return;
         if (err instanceof HttpError) {
