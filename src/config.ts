@@ -61,6 +61,8 @@ export const envSchema = z.object({
   LOG_PRETTY: bool(false),
   MAX_CALLS: int(5000, 1, 1_000_000),
   DRAIN_TIMEOUT_S: int(300, 0, 86_400),
+  DRAIN_MIGRATE: bool(true),
+  DRAIN_MIGRATE_MARGIN_S: int(15, 1, 3600),
   MAX_WS_MESSAGE_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
   WS_MAX_BACKPRESSURE_BYTES: int(256 * 1024, 4096, 64 * 1024 * 1024),
 
@@ -329,6 +331,9 @@ export interface Config {
     securityLogPerMin: number;
     maxCalls: number;
     drainTimeoutS: number;
+    /** At DRAIN_TIMEOUT_S minus drainMigrateMarginS, calls still up move to a ready replica (Plivo transfer). */
+    drainMigrate: boolean;
+    drainMigrateMarginS: number;
     maxWsMessageBytes: number;
     wsMaxBackpressureBytes: number;
   };
@@ -485,6 +490,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       securityLogPerMin: e.SECURITY_LOG_PER_MIN,
       maxCalls: e.MAX_CALLS,
       drainTimeoutS: e.DRAIN_TIMEOUT_S,
+      drainMigrate: e.DRAIN_MIGRATE,
+      drainMigrateMarginS: e.DRAIN_MIGRATE_MARGIN_S,
       maxWsMessageBytes: e.MAX_WS_MESSAGE_BYTES,
       wsMaxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,
     },

@@ -159,6 +159,7 @@ export class Call implements CallMediaHandler, CallControl {
       firstConnectBudgetMs: deps.config.conversation.firstConnectBudgetMs,
       repromptText: deps.prompts.reprompt,
       silentTurnPeak: deps.config.conversation.silentTurnPeak,
+      resumeHandle: ctx.resumeHandle,
     });
     this.#session.ready().catch(() => {
       // onFatal reports a failed first connect; this only keeps the rejection handled.
@@ -166,7 +167,9 @@ export class Call implements CallMediaHandler, CallControl {
     // The real native-audio models wait for input (googleapis/python-genai#1533; pipecat#4931 "caller hears silence
     // until they speak"): the agent starts the conversation. Inbound: at once (the session sends it when ready, and
     // audio that comes before the stream is kept for it). Outbound: once the callee has answered (see attach).
-    if (promptDirection(ctx) === 'inbound') this.#sendOpening('inbound');
+    // A call moved from a draining replica resumes a conversation already under way: no new opening.
+    if (ctx.resumeHandle !== undefined) this.#opening = 'skipped';
+    else if (promptDirection(ctx) === 'inbound') this.#sendOpening('inbound');
   }
 
   #emit(event: CallEvent): void {

@@ -27,6 +27,8 @@ export interface CallContext {
   variables?: Record<string, string> | undefined;
   /** Playground calls: which system prompt the page chose. */
   prompt?: 'inbound' | 'outbound' | undefined;
+  /** A call moved from a draining replica: the Gemini session resumes from this handle (no new opening turn). */
+  resumeHandle?: string | undefined;
 }
 
 /** From Plivo's `start` event. */

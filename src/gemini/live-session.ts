@@ -332,8 +332,11 @@ class GeminiLiveSession implements LiveSession {
       if (attempt > 1 && !(await this.sleep(Math.min(this.backoff(attempt - 2), deadline - Date.now())))) return;
       const left = deadline - Date.now();
       if (attempt > 1 && left < MIN_ATTEMPT_MS / 4) break;
+      // A moved call resumes its session once; a refused handle will not work on the next attempt either.
+      const handle = attempt === 1 ? this.opts.resumeHandle : undefined;
       try {
-        await this.connectOnce(undefined, undefined, Math.min(share, Math.max(left, 1)));
+        await this.connectOnce(handle, undefined, Math.min(share, Math.max(left, 1)));
+        if (handle !== undefined) this.resumed++;
         this.resolveReady();
         this.afterConnected();
         return;

@@ -73,6 +73,11 @@ export interface LiveSessionOptions {
   repromptText?: string | undefined;
   /** PCM16 peak below which a whole agent turn counts as silent (SILENT_TURN_PEAK). Default 200. */
   silentTurnPeak?: number | undefined;
+  /**
+   * A call moved from another replica: the first connection resumes this handle (sessionResumption.handle);
+   * if the service refuses it, the session connects fresh.
+   */
+  resumeHandle?: string | undefined;
 }
 
 export type LiveSessionState = 'connecting' | 'ready' | 'reconnecting' | 'closed';

@@ -35,6 +35,8 @@ interface Claims {
   ob?: string;
   cx?: string;
   va?: Record<string, string>;
+  /** Gemini resumption handle of a call moved at a drain deadline */
+  rh?: string;
   /** transfer target */
   x?: string;
   /** expiry, unix seconds */
@@ -131,6 +133,7 @@ export function mintStreamToken(ctx: CallContext, o: TokenOptions): string {
   if (ctx.objective !== undefined) claims.ob = ctx.objective;
   if (ctx.context !== undefined) claims.cx = ctx.context;
   if (ctx.variables !== undefined && Object.keys(ctx.variables).length > 0) claims.va = ctx.variables;
+  if (ctx.resumeHandle !== undefined) claims.rh = ctx.resumeHandle;
   const token = seal(o.secret, claims);
   if (token.length > MAX_TOKEN_LENGTH) {
     throw new GatewayError('GW_ERR_INVALID_ARGUMENT', 'call context too large for the stream URL', {
@@ -155,6 +158,7 @@ export function verifyStreamToken(token: string, secret: string, nowMs = Date.no
   if (typeof c.r === 'string') ctx.openingReason = c.r;
   if (typeof c.ob === 'string') ctx.objective = c.ob;
   if (typeof c.cx === 'string') ctx.context = c.cx;
+  if (typeof c.rh === 'string' && c.rh !== '') ctx.resumeHandle = c.rh;
   if (c.va && typeof c.va === 'object') {
     const vars: Record<string, string> = {};
     for (const [k, v] of Object.entries(c.va)) if (typeof v === 'string') vars[k] = v;

@@ -91,6 +91,8 @@ export class PlivoCall implements SimulatedCall, Ticking {
   hangupParams: Record<string, string> | undefined;
   transferXml: string | undefined;
   transferredTo: string[] = [];
+  /** Transfers requested through the API (Plivo allows 70 per call). */
+  transfers = 0;
   /** Totals kept even when recordPlayed is false. */
   readonly stats = {
     playAudio: 0,
@@ -129,6 +131,8 @@ export class PlivoCall implements SimulatedCall, Ticking {
   private waiters: Waiter[] = [];
   private finished = false;
   private transferring = false;
+  /** Bumped when a transfer replaces the running XML: the old run stops where it is (it never hangs up). */
+  private xmlRun = 0;
   private sendBufferWarned = false;
   private hangupCause: { cause: string; source: string } | undefined;
   private hangingUp: Promise<void> | undefined;
@@ -211,9 +215,10 @@ export class PlivoCall implements SimulatedCall, Ticking {
   }
 
   private async runXml(root: XmlElement, initialAudio: AudioSource | undefined): Promise<void> {
+    const run = ++this.xmlRun;
     let sawStream = false;
     for (const el of root.children) {
-      if (this.finished || this.transferring) return;
+      if (this.finished || this.transferring || run !== this.xmlRun) return;
       if (el.name === 'Stream') {
         if (sawStream) {
           this.error('more than one <Stream> in the answer XML (Plivo allows one stream per call)');
@@ -231,7 +236,7 @@ export class PlivoCall implements SimulatedCall, Ticking {
       }
       // Speak, Play, Dial… are outside what the gateway uses: they execute instantly here.
     }
-    if (this.finished || this.transferring) return;
+    if (this.finished || this.transferring || run !== this.xmlRun) return;
     if (!sawStream) this.resolveReady();
     if (this.streaming) this.error('XML ran out while the stream was open (keepCallAlive not "true"): Plivo hangs up');
     await this.stopStream('emulator', 1000, 'call ended');
@@ -257,10 +262,16 @@ export class PlivoCall implements SimulatedCall, Ticking {
     await this.finish(this.hangupCause, 'completed');
   }
 
-  /** `POST Call/{uuid}/` with legs=aleg: fetch the new XML, leave the stream, the call continues elsewhere. */
+  /**
+   * `POST Call/{uuid}/` with legs=aleg: Plivo fetches aleg_url and runs that XML on the caller's leg in place of
+   * the running XML (plivo.com/docs/voice/api/call/transfer-a-call). The running stream stops. XML with a
+   * `<Stream>` opens a new stream for the same CallUUID and the call stays up (no hangup callback); XML with only
+   * `<Dial>` targets is recorded and the leg ends here (the dialled party is not emulated).
+   */
   async transfer(alegUrl: string, method: 'GET' | 'POST'): Promise<void> {
     if (this.finished || this.transferring) return;
     this.transferring = true;
+    this.transfers++;
     const res = await callWebhook({
       url: alegUrl,
       method,
@@ -269,21 +280,33 @@ export class PlivoCall implements SimulatedCall, Ticking {
       authToken: this.ctx.authToken,
       timeoutMs: this.ctx.webhookTimeoutMs,
     });
+    let root: XmlElement | undefined;
     if (res.error || res.status < 200 || res.status >= 300) {
       this.error(`transfer aleg_url failed: ${res.error ?? `HTTP ${res.status}`}`);
     } else {
       this.transferXml = res.body;
       try {
-        const root = parseXml(res.body);
+        root = parseXml(res.body);
+        if (root.name !== 'Response') throw new Error(`root element is <${root.name}>, not <Response>`);
         for (const dial of findAll(root, 'Dial')) {
           for (const n of findAll(dial, 'Number')) this.transferredTo.push(n.text.trim());
           for (const u of findAll(dial, 'User')) this.transferredTo.push(u.text.trim());
         }
       } catch (err) {
+        root = undefined;
         this.error(`invalid transfer XML: ${(err as Error).message}`);
       }
     }
+    // The old XML (waiting on its keepCallAlive stream) must not run on and hang up.
+    this.xmlRun++;
     await this.stopStream('emulator', 1000, 'call transferred');
+    if (root !== undefined && findAll(root, 'Stream').length > 0 && !this.finished) {
+      this.transferring = false;
+      this.closingBy = undefined;
+      this.ws = undefined;
+      await this.runXml(root, undefined);
+      return;
+    }
     // The transferred leg ends right away here; its hangup is reported to the original hangup_url.
     await this.finish({ cause: 'NORMAL_CLEARING', source: 'Callee' }, 'completed');
   }

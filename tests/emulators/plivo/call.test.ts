@@ -416,6 +416,31 @@ describe('simulated inbound call', () => {
     expect(stream.messages.at(-1)).toMatchObject({ event: 'stop' });
   });
 
+  it('runs transferred XML with a <Stream>: a new stream for the same call, which stays up (no hangup)', async () => {
+    await setup();
+    const call = await inbound();
+    const first = await gw!.waitStream(call.callUuid);
+    const res = await fetch(`${emu!.restBaseUrl}/v1/Account/${ID}/Call/${call.callUuid}/`, {
+      method: 'POST',
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${ID}:${TOKEN}`).toString('base64')}`,
+        'Content-Type': 'application/json',
+      },
+      body: JSON.stringify({ legs: 'aleg', aleg_url: `${gw!.httpBase}/resume`, aleg_method: 'POST' }),
+    });
+    expect(res.status).toBe(202);
+    await first.waitClosed();
+    expect(first.messages.at(-1)).toMatchObject({ event: 'stop' });
+    const second = await gw!.waitStream(`${call.callUuid}-moved`);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(call.isFinished).toBe(false);
+    expect(gw!.webhooks.some((w) => w.path === '/hangup')).toBe(false);
+    expect(second.messages[0]).toMatchObject({ event: 'start', start: { callId: call.callUuid } });
+    await call.hangup();
+    await call.completed;
+    expect(gw!.webhooks.filter((w) => w.path === '/hangup')).toHaveLength(1);
+  });
+
   it('answers inbound calls through the application attached to the number', async () => {
     await setup();
     const app = await fetch(`${emu!.restBaseUrl}/v1/Account/${ID}/Application/`, {

@@ -271,6 +271,9 @@ export class FakeGateway {
       let reply = '';
       if (path === '/answer') {
         reply = this.opts.answerXml ? this.opts.answerXml(params, this) : this.defaultXml(params.CallUUID ?? 'x');
+      } else if (path === '/resume') {
+        // A call moved here: the new XML opens a second stream for the same CallUUID.
+        reply = this.defaultXml(`${params.CallUUID ?? 'x'}-moved`);
       } else if (path === '/transfer') {
         reply = this.opts.transferXml ?? '<Response><Dial><Number>14155550199</Number></Dial></Response>';
       }
