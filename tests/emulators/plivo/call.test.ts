@@ -433,7 +433,7 @@ describe('simulated inbound call', () => {
     expect(first.messages.at(-1)).toMatchObject({ event: 'stop' });
     const second = await gw!.waitStream(`${call.callUuid}-moved`);
     await new Promise((r) => setTimeout(r, 200));
-    expect(call.isFinished).toBe(false);
+    expect(call.status).toBe('in-progress');
     expect(gw!.webhooks.some((w) => w.path === '/hangup')).toBe(false);
     expect(second.messages[0]).toMatchObject({ event: 'start', start: { callId: call.callUuid } });
     await call.hangup();
