@@ -3,6 +3,7 @@
 // the replay guard) or for a call that has ended (410). After that each socket is a PlivoStream driven by uWS
 // callbacks. A socket that closes before Plivo's `start` gives the stream back, since Plivo retries a failed
 // connect ("attempt twice before disconnecting the stream").
+import { createHash } from 'node:crypto';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import type { CallContext } from '../calls/types.ts';
 import { errorMessage } from '../errors.ts';
@@ -113,8 +114,14 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         }
       }
       const callId = ctx.callId;
+      // A moved call's stream (drain migration) is its second for the CallUUID: it claims its own slot, one per
+      // resumption handle, so the token still serves one stream only.
+      const claimKey =
+        ctx.resumeHandle === undefined
+          ? callId
+          : `${callId}#moved:${createHash('sha256').update(ctx.resumeHandle).digest('base64url').slice(0, 16)}`;
       deps.replayGuard
-        .claimStream(callId)
+        .claimStream(claimKey)
         .then((claim) => {
           if (claim === 'used') {
             deps.securityLog.warn(
@@ -131,7 +138,7 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
             return;
           }
           if (aborted) {
-            void deps.replayGuard.releaseStream(callId);
+            void deps.replayGuard.releaseStream(claimKey);
             return;
           }
           deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: '101' });
@@ -164,7 +171,8 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         limits: o.limits,
         onEnd: (s) => {
           // Never started: Plivo may retry the connect with the same URL.
-          if (!s.started) void deps.replayGuard.releaseStream(s.callId);
+          // (A moved call's slot is kept: its token is single-use.)
+          if (!s.started && data.ctx.resumeHandle === undefined) void deps.replayGuard.releaseStream(s.callId);
           o.streams.delete(s);
           if (byCall.get(s.callId) === s) byCall.delete(s.callId);
           o.stats.activeStreams--;

@@ -14,7 +14,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { CallContext } from '../calls/types.ts';
 import { errorMessage } from '../errors.ts';
 import { callLogger } from '../log.ts';
-import { mintStreamToken, StreamTokenError, verifyTransferToken } from '../plivo/stream-token.ts';
+import { mintStreamToken, StreamTokenError, verifyStreamToken, verifyTransferToken } from '../plivo/stream-token.ts';
 import { TRANSFER_PATH } from '../plivo/transfer.ts';
 import { baseContext, parseAnswer, parseHangup, WebhookParamsError } from '../plivo/webhook-params.ts';
 import { dialXml, rejectXml, streamXml } from '../plivo/xml.ts';
@@ -23,6 +23,8 @@ import { BodyTooLargeError, type RequestInfo, Reply, readBody, requestInfo } fro
 import { readSignedWebhook, WebhookBodyError } from './webhook-body.ts';
 
 const MAX_WEBHOOK_BODY = 64 * 1024;
+/** Where a draining replica sends a moved call (Plivo transfer aleg_url): `${RESUME_PATH}/<sealed stream token>`. */
+export const RESUME_PATH = '/resume';
 
 export interface WebhookRequest {
   info: RequestInfo;
@@ -170,6 +172,33 @@ export function mountPlivoWebhooks(app: TemplatedApp, deps: GatewayDeps): void {
       reply.empty(200);
     });
   }
+
+  // A call moved from a draining replica (Plivo's transfer API fetched this as aleg_url): the sealed stream token
+  // in the path names the call and carries its Gemini resumption handle; the XML opens the new stream with it.
+  plivoWebhook(app, deps, ['post', 'get'], `${RESUME_PATH}/:token`, 'resume', ({ info, reply }) => {
+    const token = info.path.slice(RESUME_PATH.length + 1);
+    let ctx: CallContext;
+    try {
+      ctx = verifyStreamToken(token, deps.config.plivo.streamTokenSecret);
+      if (ctx.resumeHandle === undefined) throw new StreamTokenError('malformed', ctx.callId);
+    } catch (err) {
+      deps.metrics.errors.inc({ kind: 'resume-token' });
+      const reason = err instanceof StreamTokenError ? err.reason : 'malformed';
+      deps.securityLog.warn(`resume-token-${reason}`, {}, 'resume XML requested with a bad token');
+      reply.text(403, 'invalid token');
+      return;
+    }
+    const publicUrl = deps.publicUrl();
+    callLogger(ctx.callId).info('moved call: resume XML served');
+    reply.xml(
+      200,
+      streamXml({
+        url: `${publicUrl.replace(/^http/, 'ws')}/stream/${token}`,
+        format: deps.streamFormat,
+        statusCallbackUrl: `${publicUrl}/callbacks/stream-status`,
+      }),
+    );
+  });
 
   plivoWebhook(app, deps, ['post', 'get'], `${TRANSFER_PATH}/:token`, 'transfer-xml', ({ info, reply }) => {
     const token = info.path.slice(TRANSFER_PATH.length + 1);

@@ -211,3 +211,47 @@ describe('PLIVO_VERIFY_SIGNATURES=false', () => {
     }
   });
 });
+
+describe('resume XML (a call moved at a drain deadline)', () => {
+  it('opens a second stream for the call with the resumption handle; the call stays up; bad tokens refused', async () => {
+    const call = await h.emulator.placeInboundCall({
+      answerUrl: `${h.base}/answer`,
+      hangupUrl: `${h.base}/hangup`,
+      from: CALLER,
+      to: OUR_NUMBER,
+    });
+    const first = await agent.waitForCall(call.callUuid);
+    expect(first.ctx.resumeHandle).toBeUndefined();
+    const plivo = (await import('../../src/plivo/rest-client.ts')).createPlivoRestClient({
+      authId: h.config.plivo.authId,
+      authToken: AUTH_TOKEN,
+      baseUrl: h.emulator.restBaseUrl,
+      timeoutMs: 2000,
+      maxRetries: 0,
+    });
+    const token = mintStreamToken({ ...ctx(call.callUuid), resumeHandle: 'handle-1' }, { secret: secret(), ttlS: 60 });
+    await plivo.transferCall(call.callUuid, `${h.base}/resume/${token}`);
+    await first.endedAt;
+    await until(
+      () => {
+        const c = agent.calls.get(call.callUuid);
+        return c !== first && c?.ctx.resumeHandle === 'handle-1';
+      },
+      5000,
+      'moved stream attached',
+    );
+    const moved = agent.calls.get(call.callUuid)!;
+    expect(moved.start.callId).toBe(call.callUuid);
+    expect(call.status).toBe('in-progress');
+    // The token serves one stream only; a token without a handle is not a resume token.
+    expect((await connect(token)).status).toBe(409);
+    const plain = mintStreamToken(ctx(call.callUuid), { secret: secret(), ttlS: 60 });
+    const nonce = '11';
+    const url = `${h.base}/resume/${plain}`;
+    const res = await fetch(url, {
+      headers: { 'x-plivo-signature-v3': signV3(AUTH_TOKEN, 'GET', url, nonce), 'x-plivo-signature-v3-nonce': nonce },
+    });
+    expect(res.status).toBe(403);
+    await call.hangup();
+  });
+});
