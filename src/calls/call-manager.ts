@@ -176,6 +176,21 @@ export class CallManager implements CallRouter {
     }
   }
 
+  async migrateCalls(urlFor: (ctx: CallContext, handle: string) => string): Promise<void> {
+    const plivo = this.#opts.plivoApi;
+    await Promise.all(
+      [...this.#calls.values()].map((call) =>
+        call.migrate(
+          async (url) => {
+            if (!plivo) throw new Error('no Plivo API client');
+            await plivo.transferCall(call.ctx.callId, url);
+          },
+          (handle) => urlFor(call.ctx, handle),
+        ),
+      ),
+    );
+  }
+
   async close(): Promise<void> {
     this.#closing = true;
     for (const [callId, timer] of this.#warmTimers) {

@@ -141,6 +141,8 @@ export class Call implements CallMediaHandler, CallControl {
   #agentSpoke = false;
   #fillerTimer: NodeJS.Timeout | undefined;
   #machine = false;
+  /** Transferred to another replica: the record stays open there (no end fields written here). */
+  #moving = false;
 
   constructor(ctx: CallContext, recordId: string, deps: CallDeps) {
     this.ctx = ctx;
@@ -344,6 +346,49 @@ export class Call implements CallMediaHandler, CallControl {
   }
 
   onCleared(): void {}
+
+  /**
+   * Drain deadline: move this call to a ready replica (Plivo transfer to `urlFor(handle)`), after waiting up to
+   * `waitMs` for a resumable point. No handle, or a failed transfer: the technical-difficulty prompt, then hang-up.
+   */
+  async migrate(plivoTransfer: (url: string) => Promise<void>, urlFor: (handle: string) => string, waitMs = 5000) {
+    if (this.phase === 'ended' || !this.leg || this.#hangup || this.#fatal) return false;
+    const end = Date.now() + waitMs;
+    let handle = this.#session.resumptionHandle?.();
+    while (handle === undefined && Date.now() < end && !this.#ended()) {
+      await new Promise((r) => setTimeout(r, 100));
+      handle = this.#session.resumptionHandle?.();
+    }
+    if (this.#ended()) return false;
+    let url: string | undefined;
+    try {
+      if (handle !== undefined) url = urlFor(handle);
+    } catch (err) {
+      this.log.warn({ err }, 'resume URL not minted');
+    }
+    if (url === undefined) {
+      this.#onFatal(new Error('drain deadline: no resumable point to move the call'));
+      return false;
+    }
+    this.#moving = true;
+    // The service refuses a resume while the old connection of the session is open: close it first.
+    await this.#session.close().catch(() => undefined);
+    try {
+      await plivoTransfer(url);
+      this.endReason = 'moved';
+      this.log.info('call moved to another replica');
+      return true;
+    } catch (err) {
+      this.#moving = false;
+      this.#onFatal(new Error(`drain deadline: transfer failed: ${(err as Error).message}`));
+      return false;
+    }
+  }
+
+  /** Not narrowed by TypeScript across awaits (phase changes while migrate waits). */
+  #ended(): boolean {
+    return this.phase === 'ended';
+  }
 
   onStreamEnd(reason: StreamEndReason): void {
     this.leg = undefined;
@@ -705,7 +750,7 @@ export class Call implements CallMediaHandler, CallControl {
       };
     }
     if (this.outcome !== undefined) out.outcome = this.outcome;
-    if (this.phase === 'ended') {
+    if (this.phase === 'ended' && !this.#moving) {
       out.endReason = this.endReason;
       out.endedAt ??= new Date().toISOString();
     }

@@ -128,4 +128,6 @@ export interface CallRouter {
   activeCalls(): number;
   /** Stop accepting new calls and wait for active ones (graceful drain). */
   close(): Promise<void>;
+  /** Drain deadline: move every live call to a ready replica (see Call.migrate). Optional for stand-ins. */
+  migrateCalls?(urlFor: (ctx: CallContext, handle: string) => string): Promise<void>;
 }

@@ -211,6 +211,11 @@ class GeminiLiveSession implements LiveSession {
     };
   }
 
+  resumptionHandle(): string | undefined {
+    if (this.closed || this.handleStale || this.pendingTools.size > 0) return undefined;
+    return this.handle;
+  }
+
   start(): void {
     void this.connectFirst();
   }

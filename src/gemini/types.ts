@@ -94,6 +94,11 @@ export interface LiveSession {
   sendText(text: string): void;
   /** Resolves when the first connection's setupComplete arrives; rejects if it cannot connect. */
   ready(): Promise<void>;
+  /**
+   * The latest resumption handle if this is a resumable point (the service said resumable, nothing happened since:
+   * the model is not speaking, no tool call pending); undefined otherwise. Used to move a call to another replica.
+   */
+  resumptionHandle?(): string | undefined;
   stats(): { reconnects: number; resumed: number; fresh: number; droppedAudioMs: number };
   close(): Promise<void>;
 }

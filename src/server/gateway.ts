@@ -24,7 +24,8 @@ import { type RequestInfo, Reply } from './http.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { SecurityLog } from './security-log.ts';
 import { mountStreamRoute } from './stream-route.ts';
-import { mountPlivoWebhooks } from './webhooks.ts';
+import { mountPlivoWebhooks, RESUME_PATH } from './webhooks.ts';
+import { mintStreamToken } from '../plivo/stream-token.ts';
 
 /** What route modules (the outbound API…) get to mount their endpoints on the gateway's app. */
 export interface GatewayDeps {
@@ -77,6 +78,8 @@ export interface GatewayOptions {
   sampleEvery?: number;
   /** Node default metrics (default true). */
   defaultMetrics?: boolean;
+  /** Base URL of the replicas a moved call goes to (default: the public URL; tests point it at another gateway). */
+  migrateUrl?: () => string;
   /** Replay state (default: built from config.store, memory or Redis; closed with the gateway). */
   replayGuard?: ReplayGuard;
 }
@@ -250,7 +253,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         void routerClosed.then(() => {
           routerDone = true;
         });
+        const migrateAt = deadline - config.server.drainMigrateMarginS * 1000;
+        let migrated = !config.server.drainMigrate || router.migrateCalls === undefined;
         while (Date.now() < deadline && !closed) {
+          if (!migrated && Date.now() >= migrateAt) {
+            migrated = true;
+            const base = opts.migrateUrl?.() ?? publicUrl;
+            const o = { secret: config.plivo.streamTokenSecret, ttlS: config.plivo.streamTokenTtlS };
+            logger.info({ activeCalls: safeActiveCalls(router) }, 'drain deadline near: moving calls');
+            void router
+              .migrateCalls?.(
+                (ctx, handle) => `${base}${RESUME_PATH}/${mintStreamToken({ ...ctx, resumeHandle: handle }, o)}`,
+              )
+              .catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'moving calls failed'));
+          }
           if (streams.size === 0 && (routerDone || safeActiveCalls(router) === 0)) break;
           await new Promise((r) => setTimeout(r, 50));
         }
