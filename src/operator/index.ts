@@ -267,6 +267,7 @@ export function createOperator(o: OperatorOptions): Operator {
           void listRecord(ctx.outboundId ?? ctx.callId);
           return ctx;
         },
+        migrateCalls: async (urlFor) => router.migrateCalls?.(urlFor),
         attachStream(ctx, leg, start) {
           const recordId = ctx.outboundId ?? ctx.callId;
           entry(ctx.callId, recordId);

@@ -207,6 +207,7 @@ export function createOutbound(options: OutboundOptions): Outbound {
           return inner.onAnswer(info, ctx);
         },
         attachStream: (ctx, leg, start) => inner.attachStream(ctx, leg, start),
+        migrateCalls: async (urlFor) => inner.migrateCalls?.(urlFor),
         async onHangup(info) {
           // Both write the record (atomically); the dialer then sees the final status either way.
           await Promise.all([

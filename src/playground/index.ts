@@ -204,6 +204,7 @@ export class Playground {
   wrapRouter(inner: CallRouter): CallRouter {
     return {
       onAnswer: (info, base) => inner.onAnswer(info, base),
+      migrateCalls: async (urlFor) => inner.migrateCalls?.(urlFor),
       attachStream: (ctx, leg, start) =>
         ctx.direction === 'playground' ? this.#attach(ctx, leg, start) : inner.attachStream(ctx, leg, start),
       onHangup: (info) => inner.onHangup(info),
