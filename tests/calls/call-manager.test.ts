@@ -331,3 +331,28 @@ describe('CallManager', () => {
     expect(record?.endReason).toBe('stream-stop');
   });
 });
+
+describe('moving calls at the drain deadline', () => {
+  it('transfers a call at a resumable point and keeps its record open; without a handle: prompt, then hang-up', async () => {
+    const { factory, plivo, manager: m } = setup();
+    for (const id of ['mv-1', 'mv-2']) {
+      const [info, base] = answer(id);
+      await m.onAnswer(info, base);
+      m.attachStream(base, new FakeLeg(id), startInfo(id));
+    }
+    factory.sessions[0]!.handle = 'handle-1';
+    const legOf2 = m.call('mv-2')!.leg as FakeLeg;
+    await m.migrateCalls((ctx, handle) => `https://gw.example/resume/${ctx.callId}.${handle}`);
+    expect(plivo.log.filter((l) => l.op === 'transferCall').map((l) => l.args)).toEqual([
+      ['mv-1', 'https://gw.example/resume/mv-1.handle-1'],
+    ]);
+    expect(factory.sessions[0]!.closed).toBe(true);
+    m.call('mv-1')!.onStreamEnd('stop');
+    await until(() => m.call('mv-1') === undefined);
+    const rec = await store.get('mv-1');
+    expect(rec?.endReason).toBeUndefined();
+    // The call without a resumable point hears the technical-difficulty prompt (never silence).
+    expect(legOf2.ops.some((o) => o.op === 'play')).toBe(true);
+    expect(legOf2.checkpoints().length).toBeGreaterThan(0);
+  }, 15_000);
+});

@@ -10,6 +10,12 @@ export class FakeSession implements LiveSession {
   readonly toolResponses: ToolCallResponse[] = [];
   readonly texts: string[] = [];
   closed = false;
+  /** What resumptionHandle() answers (a resumable point when set). */
+  handle: string | undefined;
+
+  resumptionHandle(): string | undefined {
+    return this.closed ? undefined : this.handle;
+  }
 
   constructor(opts: LiveSessionOptions) {
     this.opts = opts;
