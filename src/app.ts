@@ -40,7 +40,7 @@ export function createCallSide(config: Config, plivoApi: PlivoApi): CallSide {
     plivoApi,
     createSession: (geminiConfig, opts) => createLiveSession(geminiConfig, opts),
     onCallbackScheduled: (record, request) => outbound.onCallbackScheduled(record, request),
-    onCallEnded: (call) => operator.callEnded(call.recordId, call.ctx.callId),
+    onCallEnded: (call) => operator.callEnded(call.recordId, call.ctx.callId, call.moved),
   });
   const playground = config.playground.enabled
     ? new Playground({ config, store, createSession: (geminiConfig, opts) => createLiveSession(geminiConfig, opts) })

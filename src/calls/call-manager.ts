@@ -13,6 +13,7 @@ import { ToolRegistry } from '../tools/registry.ts';
 import type { ToolDefinition } from '../tools/types.ts';
 import type { CallTiming, LatencyProbe, SessionFactory } from './call.ts';
 import { Call, DEFAULT_TIMING } from './call.ts';
+import { countSetupFailure } from './counters.ts';
 import type { CallEventListener } from './events.ts';
 import { profileForModel } from '../gemini/profiles.ts';
 import { FILLER_WAV, loadPromptAudio } from './prompt-audio.ts';
@@ -24,6 +25,7 @@ import type {
   CallMediaHandler,
   CallRouter,
   HangupInfo,
+  MigrateOutcome,
   PhoneLeg,
   StreamStartInfo,
 } from './types.ts';
@@ -176,9 +178,9 @@ export class CallManager implements CallRouter {
     }
   }
 
-  async migrateCalls(urlFor: (ctx: CallContext, handle: string) => string): Promise<void> {
+  async migrateCalls(urlFor: (ctx: CallContext, handle: string) => string): Promise<MigrateOutcome> {
     const plivo = this.#opts.plivoApi;
-    await Promise.all(
+    const outcomes = await Promise.all(
       [...this.#calls.values()].map((call) =>
         call.migrate(
           async (url) => {
@@ -189,6 +191,13 @@ export class CallManager implements CallRouter {
         ),
       ),
     );
+    const outcome: MigrateOutcome = { migrated: 0, hungUp: 0 };
+    for (const o of outcomes) {
+      if (o === 'migrated') outcome.migrated++;
+      else if (o === 'hung_up') outcome.hungUp++;
+    }
+    this.#log.info(outcome, 'drain deadline: calls moved');
+    return outcome;
   }
 
   async close(): Promise<void> {
@@ -244,6 +253,7 @@ export class CallManager implements CallRouter {
         this.#warmTimers.delete(ctx.callId);
         if (!call.leg && call.phase === 'warming') {
           call.log.warn({ ttlMs: ttl }, 'no stream arrived for the warm session; closing it');
+          countSetupFailure('no-stream');
           void call.finish('no-stream');
         }
       }, ttl);

@@ -21,6 +21,7 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import type { CallControl } from '../tools/types.ts';
 import type { CallEvent, CallEventListener } from './events.ts';
 import { PlayoutTracker } from './playout.ts';
+import { countSetupFailure } from './counters.ts';
 import { promptDirection } from './prompts.ts';
 import { RecordWriter } from './record-writer.ts';
 import { Transcript } from './transcript.ts';
@@ -47,6 +48,8 @@ export interface CallTiming {
   recordFlushMs: number;
   /** Agent audio kept while no leg is attached. */
   maxEarlyAudioMs: number;
+  /** Drain deadline: how long a call waits for a resumable point (model quiet, no tool pending) before it moves. */
+  migrateWaitMs: number;
 }
 
 export const DEFAULT_TIMING: CallTiming = {
@@ -55,6 +58,7 @@ export const DEFAULT_TIMING: CallTiming = {
   hangupGraceMs: 3000,
   recordFlushMs: 1000,
   maxEarlyAudioMs: 15_000,
+  migrateWaitMs: 5000,
 };
 
 export interface CallDeps {
@@ -141,8 +145,17 @@ export class Call implements CallMediaHandler, CallControl {
   #agentSpoke = false;
   #fillerTimer: NodeJS.Timeout | undefined;
   #machine = false;
-  /** Transferred to another replica: the record stays open there (no end fields written here). */
+  /** Being transferred to another replica: the record stays open for it (no end fields written here). */
   #moving = false;
+  /** Transferred: the replica the call moved to owns the record now; this one writes nothing more to it. */
+  #handedOff = false;
+  /**
+   * A call moved here from a draining replica: what that replica recorded (transcript, tools, callbacks, usage),
+   * taken from the record on this call's first write and kept ahead of this replica's own, so the operator sees one
+   * call. Undefined until then (and for calls that were not moved).
+   */
+  #prior: { usage: { prompt: number; response: number; total: number } } | undefined;
+  #sessionReady = false;
 
   constructor(ctx: CallContext, recordId: string, deps: CallDeps) {
     this.ctx = ctx;
@@ -163,15 +176,23 @@ export class Call implements CallMediaHandler, CallControl {
       silentTurnPeak: deps.config.conversation.silentTurnPeak,
       resumeHandle: ctx.resumeHandle,
     });
-    this.#session.ready().catch(() => {
-      // onFatal reports a failed first connect; this only keeps the rejection handled.
-    });
+    this.#session.ready().then(
+      () => {
+        this.#sessionReady = true;
+      },
+      () => {
+        // onFatal reports a failed first connect; this only keeps the rejection handled.
+      },
+    );
     // The real native-audio models wait for input (googleapis/python-genai#1533; pipecat#4931 "caller hears silence
     // until they speak"): the agent starts the conversation. Inbound: at once (the session sends it when ready, and
     // audio that comes before the stream is kept for it). Outbound: once the callee has answered (see attach).
     // A call moved from a draining replica resumes a conversation already under way: no new opening.
-    if (ctx.resumeHandle !== undefined) this.#opening = 'skipped';
-    else if (promptDirection(ctx) === 'inbound') this.#sendOpening('inbound');
+    if (ctx.resumeHandle !== undefined) {
+      this.#opening = 'skipped';
+      // Take over the record now: the earlier replica's turns come first, and re-seed a fresh reconnect's context.
+      void this.#writer.flush();
+    } else if (promptDirection(ctx) === 'inbound') this.#sendOpening('inbound');
   }
 
   #emit(event: CallEvent): void {
@@ -351,15 +372,21 @@ export class Call implements CallMediaHandler, CallControl {
    * Drain deadline: move this call to a ready replica (Plivo transfer to `urlFor(handle)`), after waiting up to
    * `waitMs` for a resumable point. No handle, or a failed transfer: the technical-difficulty prompt, then hang-up.
    */
-  async migrate(plivoTransfer: (url: string) => Promise<void>, urlFor: (handle: string) => string, waitMs = 5000) {
-    if (this.phase === 'ended' || !this.leg || this.#hangup || this.#fatal) return false;
+  async migrate(
+    plivoTransfer: (url: string) => Promise<void>,
+    urlFor: (handle: string) => string,
+    waitMs = this.#deps.timing.migrateWaitMs,
+  ): Promise<'migrated' | 'hung_up' | 'not-live'> {
+    if (this.phase === 'ended' || !this.leg) return 'not-live';
+    // Already saying goodbye or apologising: it hangs up by itself.
+    if (this.#hangup || this.#fatal) return 'hung_up';
     const end = Date.now() + waitMs;
     let handle = this.#session.resumptionHandle?.();
     while (handle === undefined && Date.now() < end && !this.#ended()) {
       await new Promise((r) => setTimeout(r, 100));
       handle = this.#session.resumptionHandle?.();
     }
-    if (this.#ended()) return false;
+    if (this.#ended()) return 'not-live';
     let url: string | undefined;
     try {
       if (handle !== undefined) url = urlFor(handle);
@@ -367,22 +394,34 @@ export class Call implements CallMediaHandler, CallControl {
       this.log.warn({ err }, 'resume URL not minted');
     }
     if (url === undefined) {
-      this.#onFatal(new Error('drain deadline: no resumable point to move the call'));
-      return false;
+      this.#onFatal(new Error('drain deadline: no resumable point to move the call'), 'moved-no-handle');
+      return 'hung_up';
     }
     this.#moving = true;
-    // The service refuses a resume while the old connection of the session is open: close it first.
+    // The service refuses a resume while the old connection of the session is open: close it first. A close we
+    // asked for is not a Gemini failure: no onFatal, no reconnect, nothing counted (live-session.ts close()).
     await this.#session.close().catch(() => undefined);
+    // Everything this replica knows goes to the record before the call lands elsewhere: the other replica takes
+    // the record over on its first write (see #applyTo), and nothing is written here after the transfer.
+    this.transcript.close();
+    await this.#writer.flush();
     try {
       await plivoTransfer(url);
+      this.#handedOff = true;
       this.endReason = 'moved';
       this.log.info('call moved to another replica');
-      return true;
+      this.#emit({ type: 'moved' });
+      return 'migrated';
     } catch (err) {
       this.#moving = false;
-      this.#onFatal(new Error(`drain deadline: transfer failed: ${(err as Error).message}`));
-      return false;
+      this.#onFatal(new Error(`drain deadline: transfer failed: ${(err as Error).message}`), 'moved-transfer-failed');
+      return 'hung_up';
     }
+  }
+
+  /** This call was transferred to another replica (its record is owned there now). */
+  get moved(): boolean {
+    return this.#handedOff;
   }
 
   /** Not narrowed by TypeScript across awaits (phase changes while migrate waits). */
@@ -647,10 +686,11 @@ export class Call implements CallMediaHandler, CallControl {
     this.#hangupTimer.unref();
   }
 
-  #onFatal(err: Error): void {
+  #onFatal(err: Error, endReason = 'gemini-unavailable'): void {
     if (this.phase === 'ended' || this.#fatal) return;
     this.#fatal = err;
-    this.endReason = 'gemini-unavailable';
+    this.endReason = endReason;
+    if (!this.#sessionReady && endReason === 'gemini-unavailable') countSetupFailure('gemini-connect');
     this.outcome ??= 'failed';
     this.log.error({ err }, 'gemini session lost; playing the technical-difficulty prompt');
     this.#emit({ type: 'fatal', message: err.message });
@@ -734,6 +774,8 @@ export class Call implements CallMediaHandler, CallControl {
 
   /** What this call owns in its record; other fields (status, hangup details) belong to the webhooks. */
   #applyTo(r: CallRecord): CallRecord {
+    if (this.#handedOff) return r;
+    if (this.ctx.resumeHandle !== undefined && this.#prior === undefined) this.#takeOver(r);
     const out: CallRecord = {
       ...r,
       transcript: this.transcript.turns.map((t) => ({ ...t })),
@@ -742,10 +784,11 @@ export class Call implements CallMediaHandler, CallControl {
       reconnects: Math.max(r.reconnects, this.#reconnects),
     };
     if (this.#usage) {
+      const prior = this.#prior?.usage;
       out.usage = {
-        promptTokenCount: this.#usage.sum.prompt,
-        responseTokenCount: this.#usage.sum.response,
-        totalTokenCount: this.#usage.sum.total,
+        promptTokenCount: this.#usage.sum.prompt + (prior?.prompt ?? 0),
+        responseTokenCount: this.#usage.sum.response + (prior?.response ?? 0),
+        totalTokenCount: this.#usage.sum.total + (prior?.total ?? 0),
         last: this.#usage.last,
       };
     }
@@ -755,5 +798,20 @@ export class Call implements CallMediaHandler, CallControl {
       out.endedAt ??= new Date().toISOString();
     }
     return out;
+  }
+
+  /** A moved call's first write: the earlier replica's part of the record goes ahead of this replica's. */
+  #takeOver(r: CallRecord): void {
+    const n = (v: unknown) => (typeof v === 'number' ? v : 0);
+    const u = r.usage ?? {};
+    this.#prior = {
+      usage: { prompt: n(u.promptTokenCount), response: n(u.responseTokenCount), total: n(u.totalTokenCount) },
+    };
+    this.transcript.turns.unshift(...r.transcript.map((t) => ({ ...t })));
+    this.#toolCalls.unshift(...r.toolCalls.map((t) => ({ ...t })));
+    this.#callbacks.unshift(...r.callbacks);
+    this.#reconnects += r.reconnects;
+    this.outcome ??= r.outcome;
+    this.log.info({ turns: r.transcript.length }, 'moved call: record taken over from the earlier replica');
   }
 }

@@ -29,6 +29,8 @@ export type CallEvent =
   | { type: 'hangup-requested'; reason: string }
   | { type: 'fatal'; message: string }
   | { type: 'hung-up'; reason: string }
+  /** Drain deadline: the call was transferred to another replica (it continues there). */
+  | { type: 'moved' }
   | { type: 'ended'; reason: string };
 
 export type CallEventListener = (callId: string, event: CallEvent) => void;

@@ -112,6 +112,12 @@ export interface AnswerInfo {
 /**
  * What the edge calls. The gateway wires in the real CallManager (src/calls); tests may wire a simple agent.
  */
+/** What moving calls at the drain deadline did (gateway_drain_deadline_calls_total{outcome}). */
+export interface MigrateOutcome {
+  migrated: number;
+  hungUp: number;
+}
+
 export interface CallRouter {
   /**
    * The answer webhook arrived. Returns the context to embed in the stream token (enriching `base` from stored
@@ -128,6 +134,9 @@ export interface CallRouter {
   activeCalls(): number;
   /** Stop accepting new calls and wait for active ones (graceful drain). */
   close(): Promise<void>;
-  /** Drain deadline: move every live call to a ready replica (see Call.migrate). Optional for stand-ins. */
-  migrateCalls?(urlFor: (ctx: CallContext, handle: string) => string): Promise<void>;
+  /**
+   * Drain deadline: move every live call to a ready replica (see Call.migrate). Resolves with how many moved and
+   * how many were hung up instead; undefined when nothing here can move calls. Optional for stand-ins.
+   */
+  migrateCalls?(urlFor: (ctx: CallContext, handle: string) => string): Promise<MigrateOutcome | undefined>;
 }

@@ -111,12 +111,13 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     attachStream: (ctx, leg, start) => live().attachStream(ctx, leg, start),
     onHangup: (info) => live().onHangup(info),
     onCallback: (kind, params) => live().onCallback(kind, params),
+    migrateCalls: (urlFor) => live().migrateCalls(urlFor),
     activeCalls: () => manager?.activeCalls() ?? 0,
     close: async () => manager?.close(),
   };
   const router = operator.wrapRouter(inner);
   const callEnded = (call: Call) => {
-    operator.callEnded(call.recordId, call.ctx.callId);
+    operator.callEnded(call.recordId, call.ctx.callId, call.moved);
     ended.set(call.ctx.callId, call);
     for (const w of endWaiters.get(call.ctx.callId) ?? []) w(call);
     endWaiters.delete(call.ctx.callId);

@@ -42,8 +42,11 @@ export interface OperatorOptions {
 
 export interface Operator {
   wrapRouter(router: CallRouter): CallRouter;
-  /** CallManager's onCallEnded: the call's own record is written. */
-  callEnded(recordId: string, callId: string): void;
+  /**
+   * CallManager's onCallEnded: the call's own record is written. `moved`: the call was transferred to another
+   * replica at a drain deadline; it is finalized there (this replica only adds its Gemini usage to the record).
+   */
+  callEnded(recordId: string, callId: string, moved?: boolean): void;
   routes: RouteModule;
   histograms: LatencyHistograms;
   outbox: Outbox | undefined;
@@ -191,13 +194,15 @@ export function createOperator(o: OperatorOptions): Operator {
       const record = (await store.update(p.recordId, (r) => {
         const out: OperatorRecord = { ...r };
         if (p.stream) out.latency = p.stream.latency;
-        if (u) out.usageByModality = u;
+        // A moved call's earlier replica left its part of the usage in the record (see handOver).
+        const merged = mergeUsage((r as OperatorRecord).usageByModality, u);
+        if (merged) out.usageByModality = merged;
         const durationS =
           r.durationS ??
           (r.answeredAt
             ? Math.max(0, (Date.parse(r.endedAt ?? new Date().toISOString()) - Date.parse(r.answeredAt)) / 1000)
             : undefined);
-        out.cost = estimateCost(u ?? { input: {}, output: {} }, config.operator.prices, {
+        out.cost = estimateCost(merged ?? { input: {}, output: {} }, config.operator.prices, {
           direction: r.direction,
           durationS,
         });
@@ -213,6 +218,23 @@ export function createOperator(o: OperatorOptions): Operator {
       await enqueueWebhook(record);
     } catch (err) {
       log.error({ callId, err: errorMessage(err) }, 'call record not finalized');
+    }
+  }
+
+  /** A call moved to another replica: no webhook or listing from here, only this replica's usage into the record. */
+  async function handOver(callId: string, p: Pending): Promise<void> {
+    p.done = true;
+    clearTimeout(p.timer);
+    const u = usage.get(callId)?.u;
+    usage.delete(callId);
+    if (!u) return;
+    try {
+      await store.update(p.recordId, (r) => ({
+        ...r,
+        usageByModality: mergeUsage((r as OperatorRecord).usageByModality, u),
+      }));
+    } catch (err) {
+      log.warn({ callId, err: errorMessage(err) }, 'moved call: usage not handed over');
     }
   }
 
@@ -290,10 +312,11 @@ export function createOperator(o: OperatorOptions): Operator {
         close: () => router.close(),
       };
     },
-    callEnded(recordId, callId) {
+    callEnded(recordId, callId, moved) {
       const p = entry(callId, recordId);
       p.ended = true;
-      maybeFinalize(callId);
+      if (moved) void handOver(callId, p);
+      else maybeFinalize(callId);
     },
     routes(app, deps) {
       histograms.register(deps.metrics.registry);
@@ -317,4 +340,14 @@ export function createOperator(o: OperatorOptions): Operator {
       await index.close();
     },
   };
+}
+
+function mergeUsage(a: ModalityUsage | undefined, b: ModalityUsage | undefined): ModalityUsage | undefined {
+  if (!a || !b) return a ?? b;
+  const sum = (x: Record<string, number>, y: Record<string, number>) => {
+    const out = { ...x };
+    for (const [k, v] of Object.entries(y)) out[k] = (out[k] ?? 0) + v;
+    return out;
+  };
+  return { input: sum(a.input, b.input), output: sum(a.output, b.output) };
 }

@@ -255,6 +255,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
         });
         const migrateAt = deadline - config.server.drainMigrateMarginS * 1000;
         let migrated = !config.server.drainMigrate || router.migrateCalls === undefined;
+        // Calls live at the deadline are counted once: by what moving them did, else as cut at the deadline.
+        let counted = false;
         while (Date.now() < deadline && !closed) {
           if (!migrated && Date.now() >= migrateAt) {
             migrated = true;
@@ -265,10 +267,21 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
               .migrateCalls?.(
                 (ctx, handle) => `${base}${RESUME_PATH}/${mintStreamToken({ ...ctx, resumeHandle: handle }, o)}`,
               )
+              .then((outcome) => {
+                if (outcome === undefined || counted) return;
+                counted = true;
+                if (outcome.migrated > 0) metrics.drainDeadlineCalls.inc({ outcome: 'migrated' }, outcome.migrated);
+                if (outcome.hungUp > 0) metrics.drainDeadlineCalls.inc({ outcome: 'hung_up' }, outcome.hungUp);
+              })
               .catch((err: unknown) => logger.error({ err: errorMessage(err) }, 'moving calls failed'));
           }
           if (streams.size === 0 && (routerDone || safeActiveCalls(router) === 0)) break;
           await new Promise((r) => setTimeout(r, 50));
+        }
+        const left = safeActiveCalls(router);
+        if (!counted && Date.now() >= deadline && left > 0) {
+          counted = true;
+          metrics.drainDeadlineCalls.inc({ outcome: 'hung_up' }, left);
         }
         logger.info({ remainingStreams: streams.size }, 'drain finished');
       })();

@@ -2,6 +2,7 @@
 // counters live as plain numbers in EdgeStats and are read at scrape time; only sampled frame timings are
 // observed directly, so /metrics costs nothing per frame.
 import client from 'prom-client';
+import { callSetupFailures } from '../calls/counters.ts';
 import { reconnectCounters, silentTurnCounters } from '../gemini/counters.ts';
 import { credentialStats } from '../gemini/credentials.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
@@ -15,6 +16,8 @@ export interface GatewayMetrics {
   /** Security warnings held back by the log rate limit, by reason. */
   securityLogSuppressed: client.Counter<'reason'>;
   frameUs: client.Histogram<'direction'>;
+  /** Calls still live at the drain deadline, by outcome: migrated (moved to a ready replica) or hung_up. */
+  drainDeadlineCalls: client.Counter<'outcome'>;
 }
 
 /** Counter fed from a monotonically increasing number read at scrape time. */
@@ -201,5 +204,26 @@ export function createGatewayMetrics(o: {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
-  return { registry, webhookRequests, errors, securityRefused, securityLogSuppressed, frameUs };
+  const drainDeadlineCalls = new client.Counter({
+    name: 'gateway_drain_deadline_calls_total',
+    help: 'Calls still live when a drain reached its deadline (DRAIN_TIMEOUT_S - DRAIN_MIGRATE_MARGIN_S), by outcome: migrated (moved to a ready replica) or hung_up',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  // Calls that could not be set up (src/calls/counters.ts): process-wide counts, like the Gemini counters.
+  const reportedSetup = new Map<string, number>();
+  new client.Counter({
+    name: 'gateway_call_setup_failures_total',
+    help: 'Calls that could not be set up, by reason: gemini-connect (first Gemini Live connect failed), no-stream (no audio stream arrived for an answered call)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+    collect() {
+      for (const [reason, v] of callSetupFailures) {
+        const before = reportedSetup.get(reason) ?? 0;
+        if (v > before) this.inc({ reason }, v - before);
+        reportedSetup.set(reason, v);
+      }
+    },
+  });
+  return { registry, webhookRequests, errors, securityRefused, securityLogSuppressed, frameUs, drainDeadlineCalls };
 }

@@ -29,6 +29,12 @@ export interface StreamRouteOptions {
   streams: Set<PlivoStream>;
 }
 
+/** A moved call's stream slot: a short digest of its resumption handle (the handle itself is a credential). */
+export function movedSlot(ctx: CallContext): string | undefined {
+  if (ctx.resumeHandle === undefined) return undefined;
+  return `moved:${createHash('sha256').update(ctx.resumeHandle).digest('base64url').slice(0, 16)}`;
+}
+
 /** uWS keeps sending below maxBackpressure; our own audio limit is lower so control messages still fit. */
 const CONTROL_HEADROOM = 64 * 1024;
 
@@ -114,14 +120,11 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         }
       }
       const callId = ctx.callId;
-      // A moved call's stream (drain migration) is its second for the CallUUID: it claims its own slot, one per
-      // resumption handle, so the token still serves one stream only.
-      const claimKey =
-        ctx.resumeHandle === undefined
-          ? callId
-          : `${callId}#moved:${createHash('sha256').update(ctx.resumeHandle).digest('base64url').slice(0, 16)}`;
+      // A moved call's stream (drain migration) is its second for the CallUUID: it claims its own slot of the call,
+      // one per resumption handle, so the token still serves one stream only, and none after the call's hangup.
+      const slot = movedSlot(ctx);
       deps.replayGuard
-        .claimStream(claimKey)
+        .claimStream(callId, slot)
         .then((claim) => {
           if (claim === 'used') {
             deps.securityLog.warn(
@@ -138,7 +141,7 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
             return;
           }
           if (aborted) {
-            void deps.replayGuard.releaseStream(claimKey);
+            void deps.replayGuard.releaseStream(callId, slot);
             return;
           }
           deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: '101' });
@@ -170,9 +173,8 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         stats: o.stats,
         limits: o.limits,
         onEnd: (s) => {
-          // Never started: Plivo may retry the connect with the same URL.
-          // (A moved call's slot is kept: its token is single-use.)
-          if (!s.started && data.ctx.resumeHandle === undefined) void deps.replayGuard.releaseStream(s.callId);
+          // Never started: Plivo may retry the connect with the same URL (a moved call's too).
+          if (!s.started) void deps.replayGuard.releaseStream(s.callId, movedSlot(data.ctx));
           o.streams.delete(s);
           if (byCall.get(s.callId) === s) byCall.delete(s.callId);
           o.stats.activeStreams--;

@@ -175,17 +175,27 @@ export function mountPlivoWebhooks(app: TemplatedApp, deps: GatewayDeps): void {
 
   // A call moved from a draining replica (Plivo's transfer API fetched this as aleg_url): the sealed stream token
   // in the path names the call and carries its Gemini resumption handle; the XML opens the new stream with it.
-  plivoWebhook(app, deps, ['post', 'get'], `${RESUME_PATH}/:token`, 'resume', ({ info, reply }) => {
+  // Refused: a token for another call than the one Plivo transfers, and any call that has hung up (a replay of the
+  // URL later finds the call ended in the replay guard; the stream itself is single-use, see stream-route.ts).
+  plivoWebhook(app, deps, ['post', 'get'], `${RESUME_PATH}/:token`, 'resume', async ({ info, params, reply }) => {
     const token = info.path.slice(RESUME_PATH.length + 1);
     let ctx: CallContext;
     try {
       ctx = verifyStreamToken(token, deps.config.plivo.streamTokenSecret);
       if (ctx.resumeHandle === undefined) throw new StreamTokenError('malformed', ctx.callId);
+      if (params.CallUUID !== undefined && params.CallUUID !== ctx.callId) {
+        throw new StreamTokenError('malformed', ctx.callId);
+      }
     } catch (err) {
       deps.metrics.errors.inc({ kind: 'resume-token' });
       const reason = err instanceof StreamTokenError ? err.reason : 'malformed';
       deps.securityLog.warn(`resume-token-${reason}`, {}, 'resume XML requested with a bad token');
       reply.text(403, 'invalid token');
+      return;
+    }
+    if ((await deps.replayGuard.answerState(ctx.callId)).kind === 'ended') {
+      deps.securityLog.warn('resume-after-end', { callId: ctx.callId }, 'resume XML refused: the call has ended');
+      reply.text(410, 'call ended');
       return;
     }
     const publicUrl = deps.publicUrl();

@@ -28,10 +28,14 @@ export interface ReplayGuard {
   answerState(callId: string): Promise<AnswerState>;
   /** Stores the token answered for a call unless one is stored already; returns the stored one, or 'ended'. */
   answerOnce(callId: string, token: string): Promise<{ token: string } | 'ended'>;
-  /** Takes the call's one stream: 'used' if it was taken, 'ended' if the call has ended. */
-  claimStream(callId: string): Promise<StreamClaim>;
+  /**
+   * Takes the call's one stream: 'used' if it was taken, 'ended' if the call has ended. `slot` names a further
+   * stream of the same call (a call moved at a drain deadline: one slot per resumption handle), checked against the
+   * same ended flag, so a moved call is accepted exactly once and never after its hangup.
+   */
+  claimStream(callId: string, slot?: string): Promise<StreamClaim>;
   /** Gives the stream back: the socket closed before Plivo started streaming (Plivo retries a failed connect). */
-  releaseStream(callId: string): Promise<void>;
+  releaseStream(callId: string, slot?: string): Promise<void>;
   /** The call has ended (its hangup webhook): no answer, no stream after this. */
   markEnded(callId: string): Promise<void>;
   /** Resolves once the backing store is connected (or after a short wait: the guard works without it). */
@@ -51,6 +55,8 @@ export interface ReplayGuardOptions {
 interface CallState {
   token?: string;
   stream?: boolean;
+  /** Streams of a moved call taken, by slot. */
+  moved?: Set<string>;
   ended?: boolean;
 }
 
@@ -135,16 +141,24 @@ export function createMemoryReplayGuard(o: ReplayGuardOptions): ReplayGuard {
       s.token ??= token;
       return { token: s.token };
     },
-    async claimStream(callId) {
+    async claimStream(callId, slot) {
       const s = stateOf(callId);
       if (s.ended) return 'ended';
+      if (slot) {
+        s.moved ??= new Set();
+        if (s.moved.has(slot)) return 'used';
+        s.moved.add(slot);
+        return 'ok';
+      }
       if (s.stream) return 'used';
       s.stream = true;
       return 'ok';
     },
-    async releaseStream(callId) {
+    async releaseStream(callId, slot) {
       const s = calls.get(callId);
-      if (s) s.stream = false;
+      if (!s) return;
+      if (slot) s.moved?.delete(slot);
+      else s.stream = false;
     },
     async markEnded(callId) {
       stateOf(callId).ended = true;
@@ -154,7 +168,8 @@ export function createMemoryReplayGuard(o: ReplayGuardOptions): ReplayGuard {
   };
 }
 
-// Per call, one hash: a = answered token, s = stream taken, e = ended. Scripts keep each step atomic across replicas.
+// Per call, one hash: a = answered token, s = stream taken (s:<slot>: a moved call's further stream), e = ended.
+// Scripts keep each step atomic across replicas.
 const ANSWER_ONCE = `
 if redis.call('HEXISTS', KEYS[1], 'e') == 1 then return false end
 redis.call('HSETNX', KEYS[1], 'a', ARGV[1])
@@ -162,9 +177,11 @@ redis.call('EXPIRE', KEYS[1], ARGV[2])
 return redis.call('HGET', KEYS[1], 'a')`;
 const CLAIM_STREAM = `
 if redis.call('HEXISTS', KEYS[1], 'e') == 1 then return 'ended' end
-if redis.call('HSETNX', KEYS[1], 's', '1') == 0 then return 'used' end
+if redis.call('HSETNX', KEYS[1], ARGV[2], '1') == 0 then return 'used' end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
 return 'ok'`;
+
+const streamField = (slot: string | undefined) => (slot ? `s:${slot}` : 's');
 
 export interface RedisReplayGuardOptions extends ReplayGuardOptions {
   url: string;
@@ -228,19 +245,19 @@ export function createRedisReplayGuard(o: RedisReplayGuardOptions): ReplayGuard 
         return mine;
       }
     },
-    async claimStream(callId: string): Promise<StreamClaim> {
+    async claimStream(callId: string, slot?: string): Promise<StreamClaim> {
       try {
-        const r = (await redis.eval(CLAIM_STREAM, 1, callKey(callId), callTtl)) as StreamClaim;
-        if (r === 'ok') await local.claimStream(callId);
+        const r = (await redis.eval(CLAIM_STREAM, 1, callKey(callId), callTtl, streamField(slot))) as StreamClaim;
+        if (r === 'ok') await local.claimStream(callId, slot);
         return r;
       } catch {
         guard.fallbacks++;
-        return local.claimStream(callId);
+        return local.claimStream(callId, slot);
       }
     },
-    async releaseStream(callId: string) {
-      await local.releaseStream(callId);
-      await redis.hdel(callKey(callId), 's').catch(() => guard.fallbacks++);
+    async releaseStream(callId: string, slot?: string) {
+      await local.releaseStream(callId, slot);
+      await redis.hdel(callKey(callId), streamField(slot)).catch(() => guard.fallbacks++);
     },
     async markEnded(callId: string) {
       await local.markEnded(callId);
