@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallManager } from '../../src/calls/call-manager.ts';
+import { callSetupFailures } from '../../src/calls/counters.ts';
 import type { AnswerInfo, CallContext, HangupInfo } from '../../src/calls/types.ts';
 import { loadConfig, testEnv } from '../../src/config.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
@@ -36,9 +37,9 @@ function hangupInfo(callId: string): HangupInfo {
 let store: CallStore;
 let manager: CallManager | undefined;
 
-function setup(timing = {}) {
+function setup(timing = {}, factoryOptions: { connecting?: boolean } = {}) {
   store = createMemoryCallStore();
-  const factory = sessionFactory();
+  const factory = sessionFactory(factoryOptions);
   const plivo = recordingPlivoApi();
   const ended: string[] = [];
   manager = new CallManager({
@@ -281,6 +282,37 @@ describe('CallManager', () => {
     await until(() => plivo.log.some((l) => l.op === 'hangupCall'));
     await until(() => manager.activeCalls() === 0);
     expect((await store.get('call-9'))?.endReason).toBe('gemini-unavailable');
+  });
+
+  it('counts calls that could not be set up: a failed first Gemini connect, a warm session with no stream', async () => {
+    const before = (r: string) => callSetupFailures.get(r) ?? 0;
+    const connect = before('gemini-connect');
+    const noStream = before('no-stream');
+    const { factory, manager: m } = setup({}, { connecting: true });
+    const [info, base] = answer('call-sf1');
+    const ctx = await m.onAnswer(info, base);
+    m.attachStream(ctx, new FakeLeg('call-sf1'), startInfo('call-sf1'));
+    factory.sessions[0]!.events.onFatal(new Error('could not connect to Gemini Live'));
+    expect(callSetupFailures.get('gemini-connect')).toBe(connect + 1);
+    await m.close();
+    // A session that was up, then lost, is not a setup failure; a warm session whose stream never came is.
+    const next = setup();
+    const m2 = new CallManager({
+      config,
+      store,
+      createSession: next.factory.create,
+      warmSessionTtlMs: 20,
+      timing: { recordFlushMs: 20 },
+    });
+    const [info2, base2] = answer('call-sf2');
+    manager = m2;
+    await m2.onAnswer(info2, base2);
+    await until(() => callSetupFailures.get('no-stream') === noStream + 1);
+    const [info3, base3] = answer('call-sf3');
+    const ctx3 = await m2.onAnswer(info3, base3);
+    m2.attachStream(ctx3, new FakeLeg('call-sf3'), startInfo('call-sf3'));
+    next.factory.sessions.at(-1)!.events.onFatal(new Error('every reconnect failed'));
+    expect(callSetupFailures.get('gemini-connect')).toBe(connect + 1);
   });
 
   it('a fatal error before the stream attaches is played as soon as it does', async () => {

@@ -35,7 +35,8 @@ export class FakeSession implements LiveSession {
     this.texts.push(text);
   }
   ready(): Promise<void> {
-    return Promise.resolve();
+    // Still connecting (a first connect that never completes): ready() never settles; onFatal reports the failure.
+    return this.state === 'connecting' ? new Promise(() => {}) : Promise.resolve();
   }
   stats() {
     return { reconnects: 0, resumed: 0, fresh: 0, droppedAudioMs: 0 };
@@ -46,10 +47,11 @@ export class FakeSession implements LiveSession {
   }
 }
 
-export function sessionFactory() {
+export function sessionFactory(o: { connecting?: boolean } = {}) {
   const sessions: FakeSession[] = [];
   const create = (_cfg: unknown, opts: LiveSessionOptions) => {
     const s = new FakeSession(opts);
+    if (o.connecting) s.state = 'connecting';
     sessions.push(s);
     return s;
   };
