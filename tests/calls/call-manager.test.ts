@@ -285,9 +285,9 @@ describe('CallManager', () => {
   });
 
   it('counts calls that could not be set up: a failed first Gemini connect, a warm session with no stream', async () => {
-    const before = (r: string) => callSetupFailures.get(r) ?? 0;
-    const connect = before('gemini-connect');
-    const noStream = before('no-stream');
+    const count = (r: string) => callSetupFailures.get(r) ?? 0;
+    const connect = count('gemini-connect');
+    const noStream = count('no-stream');
     const { factory, manager: m } = setup({}, { connecting: true });
     const [info, base] = answer('call-sf1');
     const ctx = await m.onAnswer(info, base);
