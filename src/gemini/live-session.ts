@@ -337,10 +337,20 @@ class GeminiLiveSession implements LiveSession {
       if (attempt > 1 && !(await this.sleep(Math.min(this.backoff(attempt - 2), deadline - Date.now())))) return;
       const left = deadline - Date.now();
       if (attempt > 1 && left < MIN_ATTEMPT_MS / 4) break;
-      // A moved call resumes its session once; a refused handle will not work on the next attempt either.
+      // A moved call resumes its session once; a refused handle will not work on the next attempt either, so
+      // the next attempts start fresh with the conversation so far, as a fresh reconnect does.
       const handle = attempt === 1 ? this.opts.resumeHandle : undefined;
+      const movedFresh = attempt > 1 && this.opts.resumeHandle !== undefined;
+      const timeoutMs = Math.min(share, Math.max(left, 1));
       try {
-        await this.connectOnce(handle, undefined, Math.min(share, Math.max(left, 1)));
+        if (movedFresh && this.profile.context === 'system-instruction') {
+          const context = this.contextTranscript();
+          const prompt = buildContextInstruction(this.opts.systemPrompt, context, this.t.maxContextChars);
+          await this.connectOnce(undefined, prompt, timeoutMs);
+        } else {
+          await this.connectOnce(handle, undefined, timeoutMs);
+          if (movedFresh) this.sendContext(this.contextTranscript());
+        }
         if (handle !== undefined) this.resumed++;
         this.resolveReady();
         this.afterConnected();
@@ -352,7 +362,8 @@ class GeminiLiveSession implements LiveSession {
           { err: errorMessage(err), attempt, budgetLeftMs: deadline - Date.now() },
           'gemini connect failed',
         );
-        if (err instanceof ConnectError && !err.retryable) break;
+        // A refused resume handle (1007) is final for the handle only: the fresh attempt follows.
+        if (err instanceof ConnectError && !err.retryable && handle === undefined) break;
       }
     }
     this.fatal(

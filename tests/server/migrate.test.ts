@@ -68,11 +68,12 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-async function startGemini(text: string): Promise<void> {
+async function startGemini(text: string, refuseResumption = false): Promise<void> {
   gemini = await startGeminiLiveEmulator({
     port: 0,
     apiKey: 'emulator-api-key',
     speech: 'synthetic',
+    faults: { refuseResumption },
     scenario: {
       name: 'migrate',
       responseDelayMs: 20,
@@ -283,6 +284,41 @@ describe('moving calls at the drain deadline', () => {
     });
     expect(late.status).toBe(410);
     expect(call.errors).toEqual([]);
+  }, 60_000);
+
+  it('a refused handle on B: B starts a fresh session with the conversation so far, and the call goes on', async () => {
+    await startGemini('Let me check that for you.', true);
+    const prefix = `mv3-${Date.now()}:`;
+    const b = await startNode('b', prefix);
+    const a = await startNode('a', prefix, { migrateUrl: () => b.base });
+    const call = await plivo.placeInboundCall({
+      answerUrl: `${a.base}/answer`,
+      hangupUrl: `${a.base}/hangup`,
+      from: '+14155550123',
+      to: loadConfig(testEnv()).plivo.phoneNumber,
+      idleMedia: 'silence',
+    });
+    await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
+    await heardAll(call);
+    await call.sendAudio(utterance());
+    await untilTrue(() => said(a, call.callUuid).includes('Let me check'), 10_000, 'answer on A');
+    await heardAll(call, 300);
+    void a.gateway.drain();
+    await untilTrue(() => gemini.sessions.length >= 3, 10_000, 'the refused resume, then a fresh session on B');
+    const fresh = gemini.sessions[2]!;
+    await untilTrue(() => fresh.setup !== undefined, 5000, 'fresh setup');
+    expect(gemini.sessions[1]!.resumedFrom).toBeDefined();
+    expect(fresh.resumedFrom).toBeUndefined();
+    // The fresh session knows the conversation so far (A's turns, taken over from the record).
+    await untilTrue(() => JSON.stringify([fresh.setup, fresh.received]).includes('Let me check'), 5000, 'context');
+    expect(call.status).toBe('in-progress');
+    expect(await a.metric('gateway_drain_deadline_calls_total', 'outcome="migrated"')).toBe(1);
+    // The caller speaks on B and the fresh session answers.
+    await untilTrue(() => b.manager.call(call.callUuid)?.phase === 'live', 5000, 'the call live on B');
+    await call.sendAudio(utterance());
+    await untilTrue(() => said(b, call.callUuid).length > 0, 10_000, 'an answer on B');
+    await call.hangup();
+    await call.completed;
   }, 60_000);
 
   it('no resumable point at the deadline: the caller hears the technical-difficulty prompt, then the call is hung up', async () => {
