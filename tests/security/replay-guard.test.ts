@@ -56,6 +56,22 @@ describe.each(cases)('%s replay guard', (_name, make) => {
     expect(await g.claimStream('c2')).toBe('used');
     await g.close();
   });
+
+  it('a moved call takes a further stream once per slot, never after the call ended', async () => {
+    const g = await make();
+    expect(await g.claimStream('m1')).toBe('ok');
+    // The draining replica's stream is still marked taken: the moved one has its own slot.
+    const claims = await Promise.all([g.claimStream('m1', 'moved:h1'), g.claimStream('m1', 'moved:h1')]);
+    expect(claims.sort()).toEqual(['ok', 'used']);
+    expect(await g.claimStream('m1', 'moved:h2')).toBe('ok');
+    await g.releaseStream('m1', 'moved:h2');
+    expect(await g.claimStream('m1')).toBe('used');
+    expect(await g.claimStream('m1', 'moved:h2')).toBe('ok');
+    await g.releaseStream('m1', 'moved:h3');
+    await g.markEnded('m1');
+    expect(await g.claimStream('m1', 'moved:h3')).toBe('ended');
+    await g.close();
+  });
 });
 
 describe('memory replay guard bounds', () => {
