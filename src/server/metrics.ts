@@ -210,6 +210,9 @@ export function createGatewayMetrics(o: {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
+  // Both series exist from the first scrape, so the alert's increase() sees the first call that hits a deadline.
+  drainDeadlineCalls.inc({ outcome: 'migrated' }, 0);
+  drainDeadlineCalls.inc({ outcome: 'hung_up' }, 0);
   // Calls that could not be set up (src/calls/counters.ts): process-wide counts, like the Gemini counters.
   const reportedSetup = new Map<string, number>();
   new client.Counter({
@@ -218,6 +221,7 @@ export function createGatewayMetrics(o: {
     labelNames: ['reason'] as const,
     registers: [registry],
     collect() {
+      for (const reason of ['gemini-connect', 'no-stream']) this.inc({ reason }, 0);
       for (const [reason, v] of callSetupFailures) {
         const before = reportedSetup.get(reason) ?? 0;
         if (v > before) this.inc({ reason }, v - before);

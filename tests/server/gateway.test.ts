@@ -69,6 +69,9 @@ describe('gateway', () => {
       // The series the shipped alerts (k8s/monitoring/prometheusrule.yaml) read exist from the first scrape.
       expect(m).toMatch(/gateway_gemini_reconnects_total\{kind="fresh"\} \d+/);
       expect(m).toMatch(/gateway_gemini_silent_turns_total \d+/);
+      expect(m).toMatch(/gateway_drain_deadline_calls_total\{outcome="migrated"\} 0/);
+      expect(m).toMatch(/gateway_drain_deadline_calls_total\{outcome="hung_up"\} 0/);
+      expect(m).toMatch(/gateway_call_setup_failures_total\{reason="gemini-connect"\} \d+/);
       await call.hangup();
     } finally {
       await h.close();
@@ -142,6 +145,8 @@ describe('gateway', () => {
       const t0 = Date.now();
       await h.gateway.drain();
       expect(Date.now() - t0).toBeGreaterThanOrEqual(900);
+      // This router cannot move calls: the call still up at the deadline is counted as hung up.
+      expect(await h.gateway.metrics.metrics()).toMatch(/gateway_drain_deadline_calls_total\{outcome="hung_up"\} 1/);
       await h.gateway.close();
       expect(await ac.endedAt).toBe('shutdown');
       expect((await call.ended).code).toBe(CLOSE_CODES.goingAway);
