@@ -252,6 +252,15 @@ describe('resume XML (a call moved at a drain deadline)', () => {
       headers: { 'x-plivo-signature-v3': signV3(AUTH_TOKEN, 'GET', url, nonce), 'x-plivo-signature-v3-nonce': nonce },
     });
     expect(res.status).toBe(403);
+    // A valid resume token fetched for another call (a signed transfer of a different CallUUID) is refused too.
+    const other = mintStreamToken({ ...ctx('another-call'), resumeHandle: 'h2' }, { secret: secret(), ttlS: 60 });
+    const otherUrl = `${h.base}/resume/${other}`;
+    const form = { CallUUID: call.callUuid, Event: 'Transfer' };
+    const signed = await post(`/resume/${other}`, form, {
+      'x-plivo-signature-v3': signV3(AUTH_TOKEN, 'POST', otherUrl, '12', Object.entries(form)),
+      'x-plivo-signature-v3-nonce': '12',
+    });
+    expect(signed.status).toBe(403);
     await call.hangup();
   });
 });
