@@ -143,6 +143,8 @@ async function startGateway(o: {
     LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'warn',
     MAX_CALLS: '100000',
     DRAIN_TIMEOUT_S: '1',
+    // Profiling the gateway alone, e.g. BENCH_GATEWAY_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+    ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
   };
   const proc = spawn('taskset', ['-c', o.core, process.execPath, MAIN], {
     env,
