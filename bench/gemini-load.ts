@@ -81,7 +81,8 @@ async function gatewayChild(): Promise<void> {
   const geminiUrl = process.env.BENCH_GEMINI_URL!;
   const plivoUrl = process.env.BENCH_PLIVO_URL!;
   const [
-    { loadConfig, testEnv },
+    { loadConfig },
+    { emulatorEnv },
     { createAudioEngine },
     { startGateway },
     { CallManager },
@@ -94,6 +95,7 @@ async function gatewayChild(): Promise<void> {
     pino,
   ] = await Promise.all([
     import('../src/config.ts'),
+    import('../src/demo/emulator-env.ts'),
     import('../src/audio/engine.ts'),
     import('../src/server/gateway.ts'),
     import('../src/calls/call-manager.ts'),
@@ -107,7 +109,7 @@ async function gatewayChild(): Promise<void> {
   ]);
   log.setRootLogger(pino.default({ level: 'silent' }));
   const config = loadConfig(
-    testEnv({
+    emulatorEnv({
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: '0',
       MAX_CALLS: '100000',

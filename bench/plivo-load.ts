@@ -45,7 +45,8 @@ type ChildMsg =
 
 async function gatewayChild(): Promise<void> {
   const [
-    { loadConfig, testEnv },
+    { loadConfig },
+    { emulatorEnv },
     { createAudioEngine },
     { startGateway },
     { createEchoAgent },
@@ -54,6 +55,7 @@ async function gatewayChild(): Promise<void> {
     pino,
   ] = await Promise.all([
     import('../src/config.ts'),
+    import('../src/demo/emulator-env.ts'),
     import('../src/audio/engine.ts'),
     import('../src/server/gateway.ts'),
     import('../tests/plivo/helpers/echo-agent.ts'),
@@ -63,7 +65,7 @@ async function gatewayChild(): Promise<void> {
   ]);
   log.setRootLogger(pino.default({ level: 'silent' }));
   const config = loadConfig(
-    testEnv({ SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', MAX_CALLS: '100000', LOG_LEVEL: 'silent' }),
+    emulatorEnv({ SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', MAX_CALLS: '100000', LOG_LEVEL: 'silent' }),
   );
   const { engine } = await createAudioEngine({ backend: 'auto', execution: 'inline', poolThreads: 1 });
   const echo = createEchoAgent({ dtmfToneHz: undefined });

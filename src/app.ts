@@ -2,15 +2,15 @@
 // dialer, and the CallManager that runs one Gemini Live session per call. `src/main.ts` puts it behind the uWS
 // server; tests and the demo compose the same parts around emulators (src/demo/stack.ts).
 import { CallManager } from './calls/call-manager.ts';
-import type { CallRouter } from './calls/types.ts';
+import type { CallRouter } from './contract/call.ts';
 import type { Config } from './config.ts';
 import { createLiveSession } from './gemini/live-session.ts';
 import { createOperator, type Operator } from './operator/index.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
 import type { PlivoApi } from './plivo/api-types.ts';
 import { Playground } from './playground/index.ts';
-import { playgroundRoute } from './server/playground-route.ts';
-import type { RouteModule } from './server/gateway.ts';
+import { playgroundRoute } from './playground/route.ts';
+import type { RouteModule } from './server/deps.ts';
 import { createCallStore } from './store/index.ts';
 import type { CallStore } from './store/types.ts';
 

@@ -607,19 +607,3 @@ function deepFreeze<T extends object>(o: T): T {
   for (const v of Object.values(o)) if (v && typeof v === 'object') deepFreeze(v);
   return Object.freeze(o);
 }
-
-/**
- * A complete, valid environment for tests, the demo and the benchmark: emulator credentials only, never real ones.
- * Callers override what they need (ports, URLs).
- */
-export function testEnv(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return {
-    PUBLIC_URL: 'http://127.0.0.1:8000',
-    PLIVO_AUTH_ID: 'MAEMULATOR0000000000',
-    PLIVO_AUTH_TOKEN: 'emulator-auth-token',
-    PLIVO_PHONE_NUMBER: '+14155550100',
-    GEMINI_API_KEY: 'emulator-api-key',
-    LOG_LEVEL: 'silent',
-    ...overrides,
-  };
-}

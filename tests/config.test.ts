@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs';
 import dotenv from 'dotenv';
 import { describe, expect, it } from 'vitest';
-import { loadConfig, PLACEHOLDERS, testEnv } from '../src/config.ts';
+import { loadConfig, PLACEHOLDERS } from '../src/config.ts';
+import { emulatorEnv } from '../src/demo/emulator-env.ts';
 import { ConfigError } from '../src/errors.ts';
 
 describe('loadConfig', () => {
   it('accepts a complete environment and applies defaults', () => {
-    const c = loadConfig(testEnv());
+    const c = loadConfig(emulatorEnv());
     expect(c.server.port).toBe(8000);
     expect(c.gemini.model).toBe('gemini-2.5-flash-native-audio-preview-12-2025');
     expect(c.gemini.voice).toBe('Kore');
@@ -38,16 +39,16 @@ describe('loadConfig', () => {
   });
 
   it('never echoes secrets in its message', () => {
-    expect(() => loadConfig(testEnv({ PLIVO_AUTH_TOKEN: '', STATE_STORE: 'redis' }))).toThrow(/REDIS_URL/);
+    expect(() => loadConfig(emulatorEnv({ PLIVO_AUTH_TOKEN: '', STATE_STORE: 'redis' }))).toThrow(/REDIS_URL/);
     try {
-      loadConfig(testEnv({ GEMINI_API_KEY: 'sekrit', STATE_STORE: 'nope' }));
+      loadConfig(emulatorEnv({ GEMINI_API_KEY: 'sekrit', STATE_STORE: 'nope' }));
     } catch (e) {
       expect(String((e as Error).message)).not.toContain('sekrit');
     }
   });
 
   it('requires Vertex project and location when Vertex is chosen', () => {
-    expect(() => loadConfig(testEnv({ GEMINI_API_KEY: '', GOOGLE_GENAI_USE_VERTEXAI: 'true' }))).toThrow(
+    expect(() => loadConfig(emulatorEnv({ GEMINI_API_KEY: '', GOOGLE_GENAI_USE_VERTEXAI: 'true' }))).toThrow(
       /GOOGLE_CLOUD_PROJECT/,
     );
   });
@@ -64,26 +65,26 @@ describe('GEMINI_VOICE', () => {
   };
 
   it('refuses a wrong-case voice, naming the setting and the right spelling', () => {
-    const p = problemsOf(testEnv({ GEMINI_VOICE: 'kore' }));
+    const p = problemsOf(emulatorEnv({ GEMINI_VOICE: 'kore' }));
     expect(p).toMatch(/^GEMINI_VOICE: .*"Kore"/m);
     expect(p).toContain('case-sensitive');
   });
 
   it('suggests the nearest voice for a typo and lists the known ones for anything else', () => {
-    expect(problemsOf(testEnv({ GEMINI_VOICE: 'Zephir' }))).toContain('Did you mean "Zephyr"?');
-    const p = problemsOf(testEnv({ GEMINI_VOICE: 'Robot' }));
+    expect(problemsOf(emulatorEnv({ GEMINI_VOICE: 'Zephir' }))).toContain('Did you mean "Zephyr"?');
+    const p = problemsOf(emulatorEnv({ GEMINI_VOICE: 'Robot' }));
     expect(p).toContain('GEMINI_VOICE_ALLOW_UNLISTED=true');
     expect(p).toContain('Puck');
   });
 
   it('accepts every listed voice, and an unlisted one only with the explicit override', () => {
-    expect(loadConfig(testEnv({ GEMINI_VOICE: 'Zubenelgenubi' })).gemini.voice).toBe('Zubenelgenubi');
-    expect(problemsOf(testEnv({ GEMINI_VOICE: 'Nova' }))).toContain('GEMINI_VOICE');
-    expect(loadConfig(testEnv({ GEMINI_VOICE: 'Nova', GEMINI_VOICE_ALLOW_UNLISTED: 'true' })).gemini.voice).toBe(
+    expect(loadConfig(emulatorEnv({ GEMINI_VOICE: 'Zubenelgenubi' })).gemini.voice).toBe('Zubenelgenubi');
+    expect(problemsOf(emulatorEnv({ GEMINI_VOICE: 'Nova' }))).toContain('GEMINI_VOICE');
+    expect(loadConfig(emulatorEnv({ GEMINI_VOICE: 'Nova', GEMINI_VOICE_ALLOW_UNLISTED: 'true' })).gemini.voice).toBe(
       'Nova',
     );
     // The override is for new voices, not for a known one in the wrong case.
-    expect(problemsOf(testEnv({ GEMINI_VOICE: 'PUCK', GEMINI_VOICE_ALLOW_UNLISTED: 'true' }))).toContain('"Puck"');
+    expect(problemsOf(emulatorEnv({ GEMINI_VOICE: 'PUCK', GEMINI_VOICE_ALLOW_UNLISTED: 'true' }))).toContain('"Puck"');
   });
 });
 
@@ -125,7 +126,7 @@ describe('placeholders from .env.example', () => {
 
   it('refuses placeholder shapes that are not in the file', () => {
     const problems = problemsOf(
-      testEnv({ PUBLIC_URL: 'https://gw.example.org', PLIVO_AUTH_TOKEN: 'your-token', GEMINI_API_KEY: 'changeme' }),
+      emulatorEnv({ PUBLIC_URL: 'https://gw.example.org', PLIVO_AUTH_TOKEN: 'your-token', GEMINI_API_KEY: 'changeme' }),
     ).join('\n');
     expect(problems).toMatch(/^PUBLIC_URL: .*placeholder/m);
     expect(problems).toMatch(/^PLIVO_AUTH_TOKEN: .*placeholder/m);
@@ -133,13 +134,13 @@ describe('placeholders from .env.example', () => {
   });
 
   it('accepts the test environment (no false positives)', () => {
-    expect(problemsOf(testEnv())).toEqual([]);
+    expect(problemsOf(emulatorEnv())).toEqual([]);
   });
 });
 
 describe('several Gemini credentials', () => {
   it('takes GEMINI_API_KEY first, then GEMINI_API_KEYS, without repeats; labels never contain the key', () => {
-    const c = loadConfig(testEnv({ GEMINI_API_KEY: 'key-a', GEMINI_API_KEYS: 'key-b, key-a,,key-c' }));
+    const c = loadConfig(emulatorEnv({ GEMINI_API_KEY: 'key-a', GEMINI_API_KEYS: 'key-b, key-a,,key-c' }));
     expect(c.gemini.credentials.map((x) => x.apiKey)).toEqual(['key-a', 'key-b', 'key-c']);
     expect(c.gemini.apiKey).toBe('key-a');
     for (const cred of c.gemini.credentials) {
@@ -149,9 +150,11 @@ describe('several Gemini credentials', () => {
   });
 
   it('accepts GEMINI_API_KEYS alone, and Vertex projects with one location', () => {
-    expect(loadConfig(testEnv({ GEMINI_API_KEY: '', GEMINI_API_KEYS: 'k1,k2' })).gemini.credentials).toHaveLength(2);
+    expect(loadConfig(emulatorEnv({ GEMINI_API_KEY: '', GEMINI_API_KEYS: 'k1,k2' })).gemini.credentials).toHaveLength(
+      2,
+    );
     const v = loadConfig(
-      testEnv({
+      emulatorEnv({
         GEMINI_API_KEY: '',
         GOOGLE_GENAI_USE_VERTEXAI: 'true',
         GOOGLE_CLOUD_PROJECTS: 'proj-a,proj-b',

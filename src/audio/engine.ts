@@ -9,17 +9,17 @@ import type {
   AudioEngine,
   DownlinkConverter,
   DownlinkKernel,
-  PhoneAudioFormat,
   Resampler,
   UplinkConverter,
   UplinkKernel,
 } from './types.ts';
-import { FRAME_MS, GEMINI_INPUT_RATE, GEMINI_OUTPUT_RATE } from './types.ts';
+import type { PhoneAudioFormat } from '../contract/media.ts';
+import { FRAME_MS, AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { createPoolEngine } from './pool/index.ts';
 import { assertInt16, assertUint8 } from './validate.ts';
 
-/** PCM16 samples in one 20 ms Gemini input frame (16 kHz). */
-const UP_FRAME = (GEMINI_INPUT_RATE * FRAME_MS) / 1000;
+/** PCM16 samples in one 20 ms frame of agent input (16 kHz). */
+const UP_FRAME = (AGENT_INPUT_RATE * FRAME_MS) / 1000;
 /** Largest input chunk converted in one kernel call; bigger pushes are split. */
 const MAX_CHUNK_IN = 4096;
 const ULAW_SILENCE = 0xff;
@@ -67,7 +67,7 @@ class InlineUplink implements UplinkConverter {
     this.format = format;
     this.onFrame = onFrame;
     if (format.encoding === 'mulaw') this.kernel = backend.createUplink();
-    else if (format.sampleRate === 8000) this.resampler = backend.createResampler(8000, GEMINI_INPUT_RATE);
+    else if (format.sampleRate === 8000) this.resampler = backend.createResampler(8000, AGENT_INPUT_RATE);
     this.samples = new Int16Array(format.encoding === 'mulaw' ? 0 : MAX_CHUNK_IN);
     this.converted = new Int16Array(MAX_CHUNK_IN * 2);
   }
@@ -149,7 +149,7 @@ class InlineDownlink implements DownlinkConverter {
     this.frame = new Uint8Array(((format.sampleRate * FRAME_MS) / 1000) * bytesPerSample);
     this.silence = format.encoding === 'mulaw' ? ULAW_SILENCE : 0;
     if (format.encoding === 'mulaw') this.kernel = backend.createDownlink();
-    else this.resampler = backend.createResampler(GEMINI_OUTPUT_RATE, format.sampleRate);
+    else this.resampler = backend.createResampler(AGENT_OUTPUT_RATE, format.sampleRate);
     this.ulaw = new Uint8Array(this.kernel ? this.kernel.maxOutput(MAX_CHUNK_IN) : 0);
     this.pcm = new Int16Array(this.resampler ? this.resampler.maxOutput(MAX_CHUNK_IN) : 0);
   }

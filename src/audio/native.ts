@@ -16,7 +16,7 @@ import {
 } from './design.ts';
 import { PassthroughResampler } from './passthrough.ts';
 import type { AudioBackend, DownlinkKernel, Resampler, UplinkKernel } from './types.ts';
-import { GEMINI_INPUT_RATE, GEMINI_OUTPUT_RATE } from './types.ts';
+import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { assertCapacity, assertInt16, assertUint8 } from './validate.ts';
 
 /** Must match kAbiVersion in native/src/addon.cc. */
@@ -91,7 +91,7 @@ class NativeResampler implements Resampler {
 class NativeUplink implements UplinkKernel {
   private readonly impl: NativePolyphase;
   constructor(addon: NativeAddon) {
-    this.impl = makePolyphase(addon, designPolyphase(8000, GEMINI_INPUT_RATE));
+    this.impl = makePolyphase(addon, designPolyphase(8000, AGENT_INPUT_RATE));
   }
   process(ulaw: Uint8Array, out: Int16Array): number {
     assertUint8('ulaw', ulaw);
@@ -107,7 +107,7 @@ class NativeUplink implements UplinkKernel {
 class NativeDownlink implements DownlinkKernel {
   private readonly impl: NativePolyphase;
   constructor(addon: NativeAddon) {
-    this.impl = makePolyphase(addon, designPolyphase(GEMINI_OUTPUT_RATE, 8000));
+    this.impl = makePolyphase(addon, designPolyphase(AGENT_OUTPUT_RATE, 8000));
   }
   maxOutput(inputLength: number): number {
     return maxOutputFor(inputLength, 1, 3);

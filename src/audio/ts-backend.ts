@@ -4,7 +4,7 @@ import { ulawDecodeInto, ulawEncodeInto } from './g711.ts';
 import { PassthroughResampler } from './passthrough.ts';
 import { TsPolyphase } from './ts-polyphase.ts';
 import type { AudioBackend, DownlinkKernel, Resampler, UplinkKernel } from './types.ts';
-import { GEMINI_INPUT_RATE, GEMINI_OUTPUT_RATE } from './types.ts';
+import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { assertCapacity, assertInt16, assertUint8 } from './validate.ts';
 
 class TsResampler implements Resampler {
@@ -37,7 +37,7 @@ class TsResampler implements Resampler {
 }
 
 class TsUplink implements UplinkKernel {
-  private readonly engine = new TsPolyphase(designPolyphase(8000, GEMINI_INPUT_RATE));
+  private readonly engine = new TsPolyphase(designPolyphase(8000, AGENT_INPUT_RATE));
   process(ulaw: Uint8Array, out: Int16Array): number {
     assertUint8('ulaw', ulaw);
     assertInt16('out', out);
@@ -50,7 +50,7 @@ class TsUplink implements UplinkKernel {
 }
 
 class TsDownlink implements DownlinkKernel {
-  private readonly engine = new TsPolyphase(designPolyphase(GEMINI_OUTPUT_RATE, 8000));
+  private readonly engine = new TsPolyphase(designPolyphase(AGENT_OUTPUT_RATE, 8000));
   private readonly scratch = new Int16Array(maxOutputFor(BLOCK, 1, 3));
   maxOutput(inputLength: number): number {
     return maxOutputFor(inputLength, 1, 3);

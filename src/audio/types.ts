@@ -1,18 +1,8 @@
 // The audio core's public contract. Two implementations (native C++ addon and pure TS) give the same results;
 // an AudioEngine adds the execution mode (inline on the calling thread, or batched on a piscina pool).
-// The edge (src/plivo) owns per-stream converters; the Gemini bridge only ever sees PCM16 16 kHz up and
-// PCM16 24 kHz down.
-
-/** The wire formats Plivo can stream in (`<Stream contentType=…>`). */
-export type PhoneAudioFormat =
-  | { encoding: 'mulaw'; sampleRate: 8000 }
-  | { encoding: 'l16'; sampleRate: 8000 }
-  | { encoding: 'l16'; sampleRate: 16000 };
-
-export const GEMINI_INPUT_RATE = 16000;
-export const GEMINI_OUTPUT_RATE = 24000;
-/** Plivo frames are 20 ms. */
-export const FRAME_MS = 20;
+// The phone edge owns per-stream converters between a phone format and the agent's rates, both defined by
+// the ground-floor contract (src/contract/media.ts): the DSP names no party.
+import type { PhoneAudioFormat } from '../contract/media.ts';
 
 export type AudioBackendName = 'native' | 'ts';
 
@@ -56,7 +46,7 @@ export interface DownlinkKernel {
 }
 
 /**
- * Per-stream converter from phone audio to Gemini input. Delivers each converted frame to the `onFrame` given at
+ * Per-stream converter from phone audio to agent input (PCM16 16 kHz). Delivers each converted frame to the `onFrame` given at
  * creation (synchronously in inline mode, later in pool mode, always in order). The Int16Array handed to
  * `onFrame` is only valid during the callback: copy it if you keep it.
  */
@@ -66,7 +56,7 @@ export interface UplinkConverter {
 }
 
 /**
- * Per-stream converter from Gemini output (PCM16 24 kHz, any chunk size) to phone frames of exactly 20 ms
+ * Per-stream converter from agent output (PCM16 24 kHz, any chunk size) to phone frames of exactly 20 ms
  * (160 bytes μ-law at 8 kHz, 320/640 bytes for L16 8/16 kHz). `onFrame`'s buffer is valid only during the
  * callback. `flush()` pads the last partial frame with silence and emits it (end of a turn); `clear()` drops
  * everything pending, filter history included (barge-in).

@@ -13,7 +13,7 @@ import { ToolRegistry } from '../tools/registry.ts';
 import type { ToolDefinition } from '../tools/types.ts';
 import type { CallTiming, LatencyProbe, SessionFactory } from './call.ts';
 import { Call, DEFAULT_TIMING } from './call.ts';
-import { countSetupFailure } from './counters.ts';
+import { countSetupFailure } from '../probes/counters.ts';
 import type { CallEventListener } from './events.ts';
 import { profileForModel } from '../gemini/profiles.ts';
 import { FILLER_WAV, loadPromptAudio } from './prompt-audio.ts';
@@ -28,7 +28,7 @@ import type {
   MigrateOutcome,
   PhoneLeg,
   StreamStartInfo,
-} from './types.ts';
+} from '../contract/call.ts';
 
 export interface CallManagerOptions {
   config: Config;

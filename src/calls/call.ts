@@ -21,11 +21,11 @@ import type { ToolRegistry } from '../tools/registry.ts';
 import type { CallControl } from '../tools/types.ts';
 import type { CallEvent, CallEventListener } from './events.ts';
 import { PlayoutTracker } from './playout.ts';
-import { countSetupFailure } from './counters.ts';
+import { countSetupFailure } from '../probes/counters.ts';
 import { promptDirection } from './prompts.ts';
 import { RecordWriter } from './record-writer.ts';
 import { Transcript } from './transcript.ts';
-import type { CallContext, CallMediaHandler, PhoneLeg, StreamEndReason } from './types.ts';
+import type { CallContext, CallMediaHandler, PhoneLeg, StreamEndReason } from '../contract/call.ts';
 
 export type SessionFactory = (config: Config['gemini'], options: LiveSessionOptions) => LiveSession;
 

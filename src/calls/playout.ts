@@ -1,10 +1,10 @@
 // What the caller has heard of the agent's audio. Every agent turn gets checkpoints (periodically and at its end);
 // Plivo's playedStream for one tells us that everything before it was played. On barge-in, the heard part of a
 // turn is the later of the last confirmed checkpoint and (audio sent − audio still pending at the edge).
-import { GEMINI_OUTPUT_RATE } from '../audio/types.ts';
+import { AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import type { TranscriptTurn } from '../store/types.ts';
 
-const SAMPLES_PER_MS = GEMINI_OUTPUT_RATE / 1000;
+const SAMPLES_PER_MS = AGENT_OUTPUT_RATE / 1000;
 const MAX_CHECKPOINTS = 256;
 
 interface Mark {

@@ -1,6 +1,6 @@
 // Bundled prompt audio (assets/prompts/*.wav, PCM16 mono 24 kHz), read once and kept as samples.
 import { readFileSync } from 'node:fs';
-import { GEMINI_OUTPUT_RATE } from '../audio/types.ts';
+import { AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { parseWav } from '../audio/wav.ts';
 import { GatewayError } from '../errors.ts';
 
@@ -14,7 +14,7 @@ export function loadPromptAudio(file: URL | string = TECHNICAL_DIFFICULTY_WAV): 
   const key = String(file);
   let pcm = cache.get(key);
   if (!pcm) {
-    pcm = parseWavPcm16(readFileSync(file), GEMINI_OUTPUT_RATE);
+    pcm = parseWavPcm16(readFileSync(file), AGENT_OUTPUT_RATE);
     cache.set(key, pcm);
   }
   return pcm;

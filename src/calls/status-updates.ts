@@ -1,7 +1,7 @@
 // Plivo's callbacks for calls we placed (ring, answer, machine detection, hangup) applied to their records. The
 // gateway (or CallManager) calls these from its webhook handlers; they are idempotent and tolerate any order, since
 // Plivo may retry a callback and replicas may receive them out of order.
-import type { AnswerInfo, HangupInfo } from '../calls/types.ts';
+import type { AnswerInfo, HangupInfo } from '../contract/call.ts';
 import type { CallRecord, CallStatus, CallStore } from '../store/types.ts';
 
 export const TERMINAL_STATUSES: ReadonlySet<CallStatus> = new Set([

@@ -6,8 +6,9 @@ import type { AudioEngine } from '../audio/types.ts';
 import type { Call } from '../calls/call.ts';
 import type { CallManagerOptions } from '../calls/call-manager.ts';
 import { CallManager } from '../calls/call-manager.ts';
-import type { CallRouter } from '../calls/types.ts';
-import { type Config, loadConfig, testEnv } from '../config.ts';
+import type { CallRouter } from '../contract/call.ts';
+import { type Config, loadConfig } from '../config.ts';
+import { emulatorEnv } from './emulator-env.ts';
 import {
   type GeminiLiveEmulator,
   type GeminiLiveEmulatorOptions,
@@ -20,7 +21,7 @@ import { createOperator, type Operator, type OperatorOptions } from '../operator
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
 import { Playground } from '../playground/index.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../server/gateway.ts';
-import { playgroundRoute } from '../server/playground-route.ts';
+import { playgroundRoute } from '../playground/route.ts';
 import { createMemoryCallStore } from '../store/memory.ts';
 import type { CallStore } from '../store/types.ts';
 
@@ -31,7 +32,7 @@ export interface LocalStackOptions {
   scenario: GeminiLiveEmulatorOptions['scenario'];
   gemini?: Omit<GeminiLiveEmulatorOptions, 'scenario'>;
   plivo?: Partial<PlivoEmulatorOptions>;
-  /** Extra environment for the gateway's configuration (testEnv() gives the rest). */
+  /** Extra environment for the gateway's configuration (emulatorEnv() gives the rest). */
   env?: Record<string, string>;
   session?: LiveSessionTuning;
   manager?: Partial<Omit<CallManagerOptions, 'config' | 'store' | 'createSession'>>;
@@ -75,7 +76,7 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
   });
   const plivo = await startPlivoEmulator({ authId: AUTH_ID, authToken: AUTH_TOKEN, ...o.plivo });
   const env = (publicUrl: string) =>
-    testEnv({
+    emulatorEnv({
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: '0',
       PUBLIC_URL: publicUrl,

@@ -3,11 +3,12 @@
 // here. See ./README.md for the reconnect policy and what happens to pending tool calls.
 import type { GoogleGenAI, Session } from '@google/genai';
 import type { Config } from '../config.ts';
+import { AGENT_INPUT_RATE } from '../contract/media.ts';
 import { GatewayError, errorMessage } from '../errors.ts';
 import { clientForCredential } from './client.ts';
 import { describeGeminiClose } from './close-reasons.ts';
 import { type CredentialLease, credentialPool } from './credentials.ts';
-import { reconnectCounters, silentTurnCounters } from './counters.ts';
+import { reconnectCounters, silentTurnCounters } from '../probes/counters.ts';
 import { type ModelProfile, profileForModel } from './profiles.ts';
 import {
   buildContextInstruction,
@@ -27,6 +28,16 @@ import type {
   UsageInfo,
 } from './types.ts';
 import { UplinkBuffer } from './uplink-buffer.ts';
+import {
+  audioInput,
+  clientTextTurn,
+  decodeServerMessage,
+  realtimeTextTurn,
+  ServerMessageView,
+  toolResponse,
+  type WireFunctionCall,
+  type WireFunctionResponse,
+} from './wire.ts';
 
 /** Knobs with production defaults; tests shrink the delays. Not part of the call manager's contract. */
 export interface LiveSessionTuning {
@@ -59,9 +70,10 @@ export interface LiveSessionTuning {
   maxSocketBufferedBytes?: number;
 }
 
-const SAMPLES_PER_MS = 16; // 16 kHz uplink
+// Gemini Live takes PCM16 16 kHz and answers in PCM16 24 kHz: exactly the agent rates of the call contract.
+const SAMPLES_PER_MS = AGENT_INPUT_RATE / 1000;
 const MAX_KEPT_SCRATCH = 256 * 1024; // about 5 s of 24 kHz audio per message
-const UPLINK_MIME = 'audio/pcm;rate=16000';
+const UPLINK_MIME = `audio/pcm;rate=${AGENT_INPUT_RATE}`;
 const NO_RETRY_CODES = new Set([1007, 1008]); // invalid argument / policy: retrying the same setup cannot help
 const DEFAULT_SILENT_TURN_PEAK = 200;
 /** A first-connect attempt gets at least this long, however small the budget is split. */
@@ -150,7 +162,9 @@ class GeminiLiveSession implements LiveSession {
   private readonly chunkSamples: number;
   private readonly chunkBytes: Buffer;
   private readonly chunkView: Int16Array;
-  private readonly audioParams = { audio: { data: '', mimeType: UPLINK_MIME } };
+  private readonly audioParams = audioInput(UPLINK_MIME);
+  /** Refilled by every server message (src/gemini/wire.ts). */
+  private readonly inbound = new ServerMessageView();
   private socketDropped = 0;
 
   // Downlink: base64 decodes straight into this aligned scratch buffer (no per-message buffer, no copy).
@@ -276,9 +290,9 @@ class GeminiLiveSession implements LiveSession {
     }
     try {
       if (this.profile.openingTurn === 'client-content') {
-        live.session.sendClientContent({ turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true });
+        live.session.sendClientContent(clientTextTurn(text));
       } else {
-        live.session.sendRealtimeInput({ text });
+        live.session.sendRealtimeInput(realtimeTextTurn(text));
       }
     } catch (err) {
       // Only if the socket is not open: keep it for the next connection.
@@ -292,7 +306,7 @@ class GeminiLiveSession implements LiveSession {
   sendToolResponses(responses: ToolCallResponse[]): void {
     if (this.closed) return;
     const live = this.live;
-    const functionResponses: { id?: string; name: string; response: Record<string, unknown> }[] = [];
+    const functionResponses: WireFunctionResponse[] = [];
     for (const r of responses) {
       if (!this.pendingTools.delete(r.id)) {
         // Cancelled by the server, or lost with a connection (we reported it cancelled): the session that would
@@ -305,7 +319,7 @@ class GeminiLiveSession implements LiveSession {
     }
     if (functionResponses.length === 0 || live === undefined || this._state !== 'ready') return;
     try {
-      live.session.sendToolResponse({ functionResponses });
+      live.session.sendToolResponse(toolResponse(functionResponses));
     } catch (err) {
       this.opts.logger.warn({ err: errorMessage(err) }, 'gemini tool response send failed');
     }
@@ -677,74 +691,58 @@ class GeminiLiveSession implements LiveSession {
     }
   }
 
+  /** Acts on one decoded server message, in the order the fields take effect (see src/gemini/wire.ts). */
   private dispatch(msg: unknown): void {
-    if (!isRecord(msg)) {
+    const m = this.inbound;
+    if (!decodeServerMessage(msg, m)) {
       this.onMalformed(this.gen);
       return;
     }
     const events = this.opts.events;
-    const sc = msg.serverContent;
-    if (isRecord(sc)) {
-      if (sc.interrupted === true) {
-        this.modelTurnActive = false;
-        this.turnInterrupted = true;
-        events.onInterrupted();
-        if (this.closed) return;
-      }
-      const turn = sc.modelTurn;
-      if (isRecord(turn) && Array.isArray(turn.parts)) {
-        for (const part of turn.parts) {
-          if (!isRecord(part)) continue;
-          const inline = part.inlineData;
-          if (!isRecord(inline) || typeof inline.data !== 'string') continue;
-          if (typeof inline.mimeType === 'string' && !inline.mimeType.startsWith('audio/')) continue;
-          this.modelTurnActive = true;
-          this.handleStale = true;
-          const pcm = this.decodeAudio(inline.data);
-          if (this.turnAudioPeak <= this.silentPeak) this.turnAudioPeak = Math.max(this.turnAudioPeak, peakOf(pcm));
-          if (pcm.length > 0) events.onAudio(pcm);
-          if (this.closed) return;
-        }
-      }
-      const input = sc.inputTranscription;
-      if (isRecord(input) && typeof input.text === 'string' && input.text !== '') {
-        events.onInputTranscript(input.text);
-        if (this.closed) return;
-      }
-      const output = sc.outputTranscription;
-      if (isRecord(output) && typeof output.text === 'string' && output.text !== '') {
-        events.onOutputTranscript(output.text);
-        if (this.closed) return;
-      }
-    }
-    const usage = msg.usageMetadata;
-    if (isRecord(usage)) {
-      events.onUsage(toUsage(usage));
+    if (m.interrupted) {
+      this.modelTurnActive = false;
+      this.turnInterrupted = true;
+      events.onInterrupted();
       if (this.closed) return;
     }
-    const toolCallMsg = msg.toolCall;
-    if (isRecord(toolCallMsg)) this.turnHadTool = true;
-    if (isRecord(sc) && sc.turnComplete === true) {
+    for (let i = 0; i < m.audioCount; i++) {
+      this.modelTurnActive = true;
+      this.handleStale = true;
+      const pcm = this.decodeAudio(m.audio[i]!);
+      if (this.turnAudioPeak <= this.silentPeak) this.turnAudioPeak = Math.max(this.turnAudioPeak, peakOf(pcm));
+      if (pcm.length > 0) events.onAudio(pcm);
+      if (this.closed) return;
+    }
+    if (m.inputText !== undefined) {
+      events.onInputTranscript(m.inputText);
+      if (this.closed) return;
+    }
+    if (m.outputText !== undefined) {
+      events.onOutputTranscript(m.outputText);
+      if (this.closed) return;
+    }
+    if (m.usage !== undefined) {
+      events.onUsage(m.usage);
+      if (this.closed) return;
+    }
+    if (m.hasToolCall) this.turnHadTool = true;
+    if (m.turnComplete) {
       this.modelTurnActive = false;
       events.onTurnComplete();
       if (this.closed) return;
       this.checkSilentTurn();
       if (this.closed) return;
     }
-    const toolCall = toolCallMsg;
-    if (isRecord(toolCall) && Array.isArray(toolCall.functionCalls)) {
-      const calls = this.toToolCalls(toolCall.functionCalls);
-      if (calls.length > 0) {
-        this.handleStale = true;
-        events.onToolCall(calls);
-        if (this.closed) return;
-      }
+    if (m.functionCalls.length > 0) {
+      const calls = this.toToolCalls(m.functionCalls);
+      this.handleStale = true;
+      events.onToolCall(calls);
+      if (this.closed) return;
     }
-    const cancel = msg.toolCallCancellation;
-    if (isRecord(cancel) && Array.isArray(cancel.ids)) {
+    if (m.cancelledIds.length > 0) {
       const ids: string[] = [];
-      for (const id of cancel.ids) {
-        if (typeof id === 'string' && this.pendingTools.delete(id)) {
+      for (const id of m.cancelledIds) {
+        if (this.pendingTools.delete(id)) {
           this.syntheticIds.delete(id);
           ids.push(id);
         }
@@ -755,15 +753,11 @@ class GeminiLiveSession implements LiveSession {
         this.drainUplink();
       }
     }
-    const update = msg.sessionResumptionUpdate;
-    if (isRecord(update) && update.resumable === true && typeof update.newHandle === 'string') {
-      if (update.newHandle !== '') {
-        this.handle = update.newHandle;
-        this.handleStale = false;
-      }
+    if (m.resumptionHandle !== undefined) {
+      this.handle = m.resumptionHandle;
+      this.handleStale = false;
     }
-    const goAway = msg.goAway;
-    if (isRecord(goAway)) this.onGoAway(goAway.timeLeft);
+    if (m.goAway) this.onGoAway(m.goAwayTimeLeft);
     else this.maybeRotate();
   }
 
@@ -833,19 +827,17 @@ class GeminiLiveSession implements LiveSession {
     return new Int16Array(target.buffer, target.byteOffset, bytes >>> 1);
   }
 
-  private toToolCalls(raw: unknown[]): ToolCallRequest[] {
+  /** Gives every call an id (a synthetic one when the server sent none) and marks it pending. */
+  private toToolCalls(wire: readonly WireFunctionCall[]): ToolCallRequest[] {
     const calls: ToolCallRequest[] = [];
-    for (const fc of raw) {
-      if (!isRecord(fc) || typeof fc.name !== 'string' || fc.name === '') continue;
-      let id: string;
-      if (typeof fc.id === 'string' && fc.id !== '') {
-        id = fc.id;
-      } else {
+    for (const fc of wire) {
+      let id = fc.id;
+      if (id === undefined) {
         id = `synthetic-${++this.syntheticSeq}`;
         this.syntheticIds.add(id);
       }
       this.pendingTools.add(id);
-      calls.push({ id, name: fc.name, args: isRecord(fc.args) ? fc.args : {} });
+      calls.push({ id, name: fc.name, args: fc.args });
     }
     return calls;
   }
@@ -945,22 +937,4 @@ function nextPow2(n: number): number {
   let size = 8192;
   while (size < n) size *= 2;
   return size;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
-}
-
-function toUsage(raw: Record<string, unknown>): UsageInfo {
-  return {
-    promptTokenCount: num(raw.promptTokenCount),
-    // Vertex names it candidatesTokenCount.
-    responseTokenCount: num(raw.responseTokenCount) ?? num(raw.candidatesTokenCount),
-    totalTokenCount: num(raw.totalTokenCount),
-    raw,
-  };
 }

@@ -3,7 +3,7 @@
 // several gateways in one process (tests) each see only their own calls.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
-import { FRAME_MS } from '../audio/types.ts';
+import { FRAME_MS } from '../contract/media.ts';
 import type {
   CallerAudioProbe,
   PlayAudioProbe,

@@ -7,7 +7,7 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { CallRouter, HangupInfo } from '../calls/types.ts';
+import type { CallRouter, HangupInfo } from '../contract/call.ts';
 import type { Config } from '../config.ts';
 import { errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
@@ -20,7 +20,7 @@ import { addUsage, estimateCost, type ModalityUsage } from '../records/cost.ts';
 import { createMemoryListIndex, createRedisListIndex, type ListIndex } from '../records/list-index.ts';
 import { recordsRoutes } from '../records/routes.ts';
 import { callView, type OperatorRecord, type RecordingInfo } from '../records/view.ts';
-import type { RouteModule } from '../server/gateway.ts';
+import type { RouteModule } from '../server/deps.ts';
 import type { CallStore } from '../store/types.ts';
 import { WebhookDeliverer } from '../webhooks-out/deliverer.ts';
 import { createMemoryOutbox, type Outbox } from '../webhooks-out/outbox.ts';

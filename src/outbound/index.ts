@@ -2,7 +2,7 @@
 // Redis with STATE_STORE=redis), and the hooks the rest of the gateway calls (Plivo callbacks, callbacks promised
 // by the agent). `wrapRouter` puts the status updates in front of the CallManager so that the gateway needs no
 // outbound-specific code.
-import type { AnswerInfo, CallContext, CallRouter, HangupInfo } from '../calls/types.ts';
+import type { AnswerInfo, CallContext, CallRouter, HangupInfo } from '../contract/call.ts';
 import type { Config } from '../config.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';

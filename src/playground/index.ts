@@ -1,4 +1,4 @@
-// The browser playground's server side. A page on GET /playground (src/server/playground-route.ts) mints a
+// The browser playground's server side. A page on GET /playground (src/playground/route.ts) mints a
 // playground call here, then speaks Plivo's stream protocol to the real `/stream/<token>` route, so the call takes
 // the phone path end to end: stream session, DSP, a CallManager with the Gemini session, tools, call record.
 //
@@ -20,7 +20,7 @@ import type {
   PhoneLeg,
   StreamEndReason,
   StreamStartInfo,
-} from '../calls/types.ts';
+} from '../contract/call.ts';
 import type { Config } from '../config.ts';
 import { GatewayError, PlivoApiError } from '../errors.ts';
 import { GEMINI_VOICES } from '../gemini/voices.ts';

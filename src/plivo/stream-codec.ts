@@ -2,7 +2,7 @@
 // state beyond caller-owned buffers). Events: https://plivo.com/docs/voice-agents/audio-streaming/concepts/audio-streaming-reference
 // `media` (50 per second per call) has a byte-level fast path; everything else is rare and goes through
 // JSON.parse plus a hand-written validator.
-import type { PhoneAudioFormat } from '../audio/types.ts';
+import type { PhoneAudioFormat } from '../contract/media.ts';
 import { base64DecodeInto, base64EncodedLength, base64EncodeInto } from './base64.ts';
 
 export interface StartEvent {

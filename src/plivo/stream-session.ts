@@ -1,14 +1,8 @@
 // One Plivo audio stream: the protocol state machine (awaiting-start → streaming → closed) and the PhoneLeg the
 // call handler drives. It knows nothing about uWS: bytes leave through a StreamTransport, so unit tests can drive
 // it with a fake socket and the gateway with a real one.
-import {
-  type AudioEngine,
-  type DownlinkConverter,
-  FRAME_MS,
-  GEMINI_OUTPUT_RATE,
-  type PhoneAudioFormat,
-  type UplinkConverter,
-} from '../audio/types.ts';
+import type { AudioEngine, DownlinkConverter, UplinkConverter } from '../audio/types.ts';
+import { FRAME_MS, AGENT_OUTPUT_RATE, type PhoneAudioFormat } from '../contract/media.ts';
 import type {
   CallContext,
   CallMediaHandler,
@@ -16,7 +10,7 @@ import type {
   PhoneLeg,
   StreamEndReason,
   StreamStartInfo,
-} from '../calls/types.ts';
+} from '../contract/call.ts';
 import { errorMessage, InvalidStateError } from '../errors.ts';
 import { callLogger, type Logger } from '../log.ts';
 import { probeMessages, probes, publishStreamEvent } from '../probes/channels.ts';
@@ -101,7 +95,7 @@ const AWAITING_START = 0;
 const STREAMING = 1;
 const CLOSED = 2;
 
-const SAMPLES_24K_PER_FRAME = (GEMINI_OUTPUT_RATE * FRAME_MS) / 1000;
+const SAMPLES_24K_PER_FRAME = (AGENT_OUTPUT_RATE * FRAME_MS) / 1000;
 /** Largest inbound media payload accepted, in 20 ms frames (Plivo sends one; this bounds per-call memory). */
 const MAX_INBOUND_FRAMES = 10;
 /** Decode target for media that arrives before `start` (dropped, only decoded to classify it). */

@@ -11,7 +11,7 @@
 // (wrong-version): they live ≤ STREAM_TOKEN_TTL_S, so only streams answered in the minutes before a deploy are
 // affected. Short JSON keys keep the URL well under Plivo's 2048-character limit.
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import type { CallContext } from '../calls/types.ts';
+import type { CallContext } from '../contract/call.ts';
 import { GatewayError } from '../errors.ts';
 
 const VERSION = 'v2';

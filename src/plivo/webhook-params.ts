@@ -1,6 +1,6 @@
 // Plivo webhook parameters (answer, hangup) → our typed records. Plivo sends form fields named CallUUID, From,
 // To, Direction, CallStatus, HangupCause, Duration… (https://www.plivo.com/docs/voice/xml/request).
-import type { AnswerInfo, CallContext, HangupInfo } from '../calls/types.ts';
+import type { AnswerInfo, CallContext, HangupInfo } from '../contract/call.ts';
 import { GatewayError } from '../errors.ts';
 
 export class WebhookParamsError extends GatewayError {

@@ -1,6 +1,6 @@
 // Plivo XML, written by hand: the plivo SDK is not a dependency (see rest-client.ts) and its builder rejects
 // newer <Stream> attributes anyway. Every attribute value and text node goes through escapeXml.
-import type { PhoneAudioFormat } from '../audio/types.ts';
+import type { PhoneAudioFormat } from '../contract/media.ts';
 
 export function escapeXml(value: string): string {
   return value.replace(/[&<>"']/g, (c) =>

@@ -9,8 +9,9 @@ import {
   us_listen_socket_close,
   us_socket_local_port,
 } from 'uWebSockets.js';
-import type { AudioEngine, PhoneAudioFormat } from '../audio/types.ts';
-import type { CallRouter } from '../calls/types.ts';
+import type { AudioEngine } from '../audio/types.ts';
+import type { PhoneAudioFormat } from '../contract/media.ts';
+import type { CallRouter } from '../contract/call.ts';
 import type { Config } from '../config.ts';
 import { errorMessage, GatewayError } from '../errors.ts';
 import { childLogger, type Logger } from '../log.ts';
@@ -20,41 +21,13 @@ import { Pacer } from '../plivo/pacer.ts';
 import { type SignedParams, signatureBaseString, verifyV3 } from '../plivo/signature.ts';
 import { DEFAULT_LIMITS, type PlivoStream, type StreamLimits } from '../plivo/stream-session.ts';
 import { createReplayGuard, type ReplayGuard } from '../store/replay-guard.ts';
+import type { GatewayDeps, RouteModule } from './deps.ts';
 import { type RequestInfo, Reply } from './http.ts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
 import { SecurityLog } from './security-log.ts';
 import { mountStreamRoute } from './stream-route.ts';
 import { mountPlivoWebhooks, RESUME_PATH } from './webhooks.ts';
 import { mintStreamToken } from '../plivo/stream-token.ts';
-
-/** What route modules (the outbound API…) get to mount their endpoints on the gateway's app. */
-export interface GatewayDeps {
-  config: Config;
-  logger: Logger;
-  /** Prometheus registry plus the shared request/error counters. */
-  metrics: GatewayMetrics;
-  router: CallRouter;
-  audio: AudioEngine;
-  plivoApi: PlivoApi | undefined;
-  /** Public base URL (no trailing slash); known once the gateway listens (tests listen on port 0). */
-  publicUrl(): string;
-  /**
-   * Checks X-Plivo-Signature-V3 over the public URL and the body parameters exactly as they will be read
-   * (src/server/webhook-body.ts). Counts and logs failures. `replayKey` identifies what was signed (nonce + signed
-   * string) for the replay guard; absent when PLIVO_VERIFY_SIGNATURES=false (then every request passes).
-   */
-  verifyPlivoSignature(info: RequestInfo, bodyParams: SignedParams, route: string): { ok: boolean; replayKey?: string };
-  /** Nonces, per-call answer/stream state: shared across replicas when STATE_STORE=redis. */
-  replayGuard: ReplayGuard;
-  /** Rate-limited warnings about refused unauthenticated requests (counted in /metrics by reason). */
-  securityLog: SecurityLog;
-  isDraining(): boolean;
-  /** At MAX_CALLS: new calls are refused. */
-  isFull(): boolean;
-  streamFormat: PhoneAudioFormat;
-}
-
-export type RouteModule = (app: TemplatedApp, deps: GatewayDeps) => void;
 
 export interface GatewayOptions {
   config: Config;

@@ -2,8 +2,8 @@
 // counters live as plain numbers in EdgeStats and are read at scrape time; only sampled frame timings are
 // observed directly, so /metrics costs nothing per frame.
 import client from 'prom-client';
-import { callSetupFailures } from '../calls/counters.ts';
-import { reconnectCounters, silentTurnCounters } from '../gemini/counters.ts';
+import { callSetupFailures } from '../probes/counters.ts';
+import { reconnectCounters, silentTurnCounters } from '../probes/counters.ts';
 import { credentialStats } from '../gemini/credentials.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
 
@@ -213,7 +213,7 @@ export function createGatewayMetrics(o: {
   // Both series exist from the first scrape, so the alert's increase() sees the first call that hits a deadline.
   drainDeadlineCalls.inc({ outcome: 'migrated' }, 0);
   drainDeadlineCalls.inc({ outcome: 'hung_up' }, 0);
-  // Calls that could not be set up (src/calls/counters.ts): process-wide counts, like the Gemini counters.
+  // Calls that could not be set up (src/probes/counters.ts): process-wide counts, like the Gemini counters.
   const reportedSetup = new Map<string, number>();
   new client.Counter({
     name: 'gateway_call_setup_failures_total',

@@ -5,14 +5,14 @@
 // connect ("attempt twice before disconnecting the stream").
 import { createHash } from 'node:crypto';
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
-import type { CallContext } from '../calls/types.ts';
+import type { CallContext } from '../contract/call.ts';
 import { errorMessage } from '../errors.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
 import type { Pacer } from '../plivo/pacer.ts';
 import { verifyV3 } from '../plivo/signature.ts';
 import { CLOSE_CODES, PlivoStream, type StreamLimits, type StreamTransport } from '../plivo/stream-session.ts';
 import { StreamTokenError, verifyStreamToken } from '../plivo/stream-token.ts';
-import type { GatewayDeps } from './gateway.ts';
+import type { GatewayDeps } from './deps.ts';
 import { statusLine } from './http.ts';
 
 interface StreamSocketData {

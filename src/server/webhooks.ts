@@ -11,14 +11,14 @@
 // it with a 2xx/4xx, i.e. it changes nothing Plivo is waiting for. A nonce is claimed before the handler runs, so
 // two concurrent deliveries of one request cannot both run.
 import type { TemplatedApp } from 'uWebSockets.js';
-import type { CallContext } from '../calls/types.ts';
+import type { CallContext } from '../contract/call.ts';
 import { errorMessage } from '../errors.ts';
 import { callLogger } from '../log.ts';
 import { mintStreamToken, StreamTokenError, verifyStreamToken, verifyTransferToken } from '../plivo/stream-token.ts';
 import { TRANSFER_PATH } from '../plivo/transfer.ts';
 import { baseContext, parseAnswer, parseHangup, WebhookParamsError } from '../plivo/webhook-params.ts';
 import { dialXml, rejectXml, streamXml } from '../plivo/xml.ts';
-import type { GatewayDeps } from './gateway.ts';
+import type { GatewayDeps } from './deps.ts';
 import { BodyTooLargeError, type RequestInfo, Reply, readBody, requestInfo } from './http.ts';
 import { readSignedWebhook, WebhookBodyError } from './webhook-body.ts';
 

@@ -1,6 +1,6 @@
 // Call records and the store they live in. In memory for one process; Redis (STATE_STORE=redis) so that a status
 // request, a Plivo callback and a call's stream can each land on a different replica.
-import type { CallContext } from '../calls/types.ts';
+import type { CallContext } from '../contract/call.ts';
 
 export type CallStatus =
   | 'queued'

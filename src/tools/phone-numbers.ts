@@ -1,5 +1,5 @@
 // The caller's number, as tools may use it: only E.164 numbers can get an SMS or a callback.
-import type { CallContext } from '../calls/types.ts';
+import type { CallContext } from '../contract/call.ts';
 
 export const E164 = /^\+[1-9]\d{6,14}$/;
 

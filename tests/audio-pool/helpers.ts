@@ -1,7 +1,8 @@
 // Shared by the pool tests: a reproducible script of interleaved operations over many streams, and a player that
 // runs it against any AudioEngine and records every frame each stream delivers.
 import type { PoolEngine } from '../../src/audio/pool/index.ts';
-import type { AudioEngine, DownlinkConverter, PhoneAudioFormat, UplinkConverter } from '../../src/audio/types.ts';
+import type { AudioEngine, DownlinkConverter, UplinkConverter } from '../../src/audio/types.ts';
+import type { PhoneAudioFormat } from '../../src/contract/media.ts';
 
 export const MULAW: PhoneAudioFormat = { encoding: 'mulaw', sampleRate: 8000 };
 export const L16_8K: PhoneAudioFormat = { encoding: 'l16', sampleRate: 8000 };

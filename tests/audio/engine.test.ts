@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createAudioEngine, createInlineEngine } from '../../src/audio/engine.ts';
-import type { PhoneAudioFormat } from '../../src/audio/types.ts';
+import type { PhoneAudioFormat } from '../../src/contract/media.ts';
 import { InvalidStateError } from '../../src/errors.ts';
 import { backendCases, firstDifference, randomPcm } from './helpers.ts';
 

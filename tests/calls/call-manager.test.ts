@@ -1,14 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallManager } from '../../src/calls/call-manager.ts';
-import { callSetupFailures } from '../../src/calls/counters.ts';
-import type { AnswerInfo, CallContext, HangupInfo } from '../../src/calls/types.ts';
-import { loadConfig, testEnv } from '../../src/config.ts';
+import { callSetupFailures } from '../../src/probes/counters.ts';
+import type { AnswerInfo, CallContext, HangupInfo } from '../../src/contract/call.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
 import type { CallStore } from '../../src/store/types.ts';
 import { FakeLeg, ms, sessionFactory, startInfo, until } from './helpers/fakes.ts';
 import { recordingPlivoApi } from './helpers/plivo-fake.ts';
 
-const config = loadConfig(testEnv({ TRANSFER_NUMBER: '+14155550199', DRAIN_TIMEOUT_S: '0' }));
+const config = loadConfig(emulatorEnv({ TRANSFER_NUMBER: '+14155550199', DRAIN_TIMEOUT_S: '0' }));
 
 function answer(callId: string, direction: 'inbound' | 'outbound' = 'inbound'): [AnswerInfo, CallContext] {
   const from = direction === 'inbound' ? '+14155550123' : config.plivo.phoneNumber;

@@ -2,8 +2,9 @@
 // session and the phone leg (the wire paths are covered in tests/server/main-e2e.test.ts and tests/e2e/).
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallManager } from '../../src/calls/call-manager.ts';
-import type { AnswerInfo, CallContext } from '../../src/calls/types.ts';
-import { loadConfig, testEnv } from '../../src/config.ts';
+import type { AnswerInfo, CallContext } from '../../src/contract/call.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
 import type { CallStore } from '../../src/store/types.ts';
 import { FakeLeg, ms, sessionFactory, startInfo, until } from './helpers/fakes.ts';
@@ -20,7 +21,12 @@ afterEach(async () => {
 
 function setup(env: Record<string, string> = {}) {
   const config = loadConfig(
-    testEnv({ DRAIN_TIMEOUT_S: '0', OUTBOUND_OPENING_SILENCE_MS: '5000', OUTBOUND_OPENING_PAUSE_MS: '300', ...env }),
+    emulatorEnv({
+      DRAIN_TIMEOUT_S: '0',
+      OUTBOUND_OPENING_SILENCE_MS: '5000',
+      OUTBOUND_OPENING_PAUSE_MS: '300',
+      ...env,
+    }),
   );
   store = createMemoryCallStore();
   const factory = sessionFactory();

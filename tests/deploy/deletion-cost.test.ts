@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig, testEnv } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import {
   DELETION_COST_ANNOTATION,
   type DeletionCostPatcher,
@@ -219,15 +220,15 @@ describe('pod-deletion-cost patcher', () => {
   });
 
   it('is off outside Kubernetes and when turned off', async () => {
-    const outside = loadConfig(testEnv()).kubernetes;
+    const outside = loadConfig(emulatorEnv()).kubernetes;
     expect(outside.deletionCost).toBe('auto');
     expect(await deletionCostFromConfig(outside, () => 0, logger, dir)).toBeUndefined();
     const off = loadConfig(
-      testEnv({ POD_DELETION_COST: 'off', KUBERNETES_SERVICE_HOST: '127.0.0.1', POD_NAME: 'p' }),
+      emulatorEnv({ POD_DELETION_COST: 'off', KUBERNETES_SERVICE_HOST: '127.0.0.1', POD_NAME: 'p' }),
     ).kubernetes;
     expect(await deletionCostFromConfig(off, () => 0, logger, dir)).toBeUndefined();
     // In a pod without a mounted token (automount off and no projected volume): off too.
-    const noToken = loadConfig(testEnv({ KUBERNETES_SERVICE_HOST: '127.0.0.1', POD_NAME: 'p' })).kubernetes;
+    const noToken = loadConfig(emulatorEnv({ KUBERNETES_SERVICE_HOST: '127.0.0.1', POD_NAME: 'p' })).kubernetes;
     expect(await deletionCostFromConfig(noToken, () => 0, logger, join(dir, 'absent'))).toBeUndefined();
   });
 
@@ -235,7 +236,7 @@ describe('pod-deletion-cost patcher', () => {
     seen.length = 0;
     const port = new URL(apiUrl).port;
     const k = loadConfig(
-      testEnv({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: port, POD_NAME: 'gw-0' }),
+      emulatorEnv({ KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: port, POD_NAME: 'gw-0' }),
     ).kubernetes;
     const p = await deletionCostFromConfig(k, () => 7, logger, dir);
     expect(p).toBeDefined();
@@ -247,8 +248,8 @@ describe('pod-deletion-cost patcher', () => {
   });
 
   it('rejects a bad setting with the rest of the configuration problems', () => {
-    expect(() => loadConfig(testEnv({ POD_DELETION_COST: 'sometimes', POD_DELETION_COST_INTERVAL_S: '0' }))).toThrow(
-      /POD_DELETION_COST[\s\S]*POD_DELETION_COST_INTERVAL_S/,
-    );
+    expect(() =>
+      loadConfig(emulatorEnv({ POD_DELETION_COST: 'sometimes', POD_DELETION_COST_INTERVAL_S: '0' })),
+    ).toThrow(/POD_DELETION_COST[\s\S]*POD_DELETION_COST_INTERVAL_S/);
   });
 });

@@ -6,7 +6,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { testEnv } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { startLocalStack, type LocalStack } from '../../src/demo/stack.ts';
 import type { Scenario } from '../../src/emulators/gemini-live/index.ts';
 import { type DoctorResult, runDoctor } from '../../src/doctor/doctor.ts';
@@ -62,7 +62,7 @@ beforeEach(() => {
 });
 
 function env(over: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return testEnv({
+  return emulatorEnv({
     PUBLIC_URL: stack.base,
     PLIVO_API_BASE_URL: stack.plivo.restBaseUrl,
     PLIVO_PHONE_NUMBER: NUMBER,

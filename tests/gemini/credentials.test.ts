@@ -2,7 +2,8 @@
 // emulator with per-key session caps and quota closes.
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Config, loadConfig, testEnv } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import {
   type GeminiLiveEmulator,
   type Scenario,
@@ -84,7 +85,7 @@ afterEach(async () => {
 });
 
 function gemini(env: Record<string, string>): Config['gemini'] {
-  return loadConfig(testEnv({ GEMINI_API_KEY: '', ...env })).gemini;
+  return loadConfig(emulatorEnv({ GEMINI_API_KEY: '', ...env })).gemini;
 }
 
 /** Log lines the sessions wrote (JSON), to check what an operator reads. */

@@ -1,6 +1,7 @@
 // The session against the Gemini Live emulator (src/emulators/gemini-live), through the real SDK.
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Config, loadConfig, testEnv } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import {
   type GeminiLiveEmulator,
   type GeminiLiveEmulatorOptions,
@@ -66,7 +67,7 @@ async function start(opts: Partial<GeminiLiveEmulatorOptions> = {}): Promise<Gem
 }
 
 function gemini(overrides: Partial<Config['gemini']> = {}): Config['gemini'] {
-  return { ...loadConfig(testEnv({ GEMINI_API_KEY: API_KEY })).gemini, ...overrides };
+  return { ...loadConfig(emulatorEnv({ GEMINI_API_KEY: API_KEY })).gemini, ...overrides };
 }
 
 function open(rec: Recorder, transcript = () => '', tuning: LiveSessionTuning = {}): LiveSession {

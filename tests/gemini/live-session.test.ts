@@ -1,6 +1,7 @@
 // The session against a scripted server (helpers/fake-live-server.ts), through the real @google/genai SDK.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, testEnv, type Config } from '../../src/config.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { GatewayError } from '../../src/errors.ts';
 import { createLiveSession, type LiveSessionTuning } from '../../src/gemini/live-session.ts';
 import type { LiveSession, ToolDeclaration } from '../../src/gemini/types.ts';
@@ -31,7 +32,7 @@ afterEach(async () => {
 });
 
 function gemini(overrides: Partial<Config['gemini']> = {}, env: Record<string, string> = {}): Config['gemini'] {
-  return { ...loadConfig(testEnv(env)).gemini, ...overrides };
+  return { ...loadConfig(emulatorEnv(env)).gemini, ...overrides };
 }
 
 function open(

@@ -3,7 +3,8 @@
 // reconnect hands over the conversation the way that model accepts; and what the model rejects is really rejected
 // (so the profile is what keeps the session alive, not a kind emulator).
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Config, loadConfig, testEnv } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import {
   type EmulatedSession,
   type GeminiLiveEmulator,
@@ -105,7 +106,7 @@ async function start(c: Case, extra: Partial<GeminiLiveEmulatorOptions> = {}): P
 }
 
 function gemini(model: string): Config['gemini'] {
-  return { ...loadConfig(testEnv({ GEMINI_API_KEY: API_KEY, GEMINI_MODEL: model })).gemini };
+  return { ...loadConfig(emulatorEnv({ GEMINI_API_KEY: API_KEY, GEMINI_MODEL: model })).gemini };
 }
 
 function open(c: Case, rec: Recorder): LiveSession {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, testEnv } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { buildLiveConnectConfig, buildResumeContext, parseDurationMs } from '../../src/gemini/setup.ts';
 import type { ToolDeclaration } from '../../src/gemini/types.ts';
 
-const gemini = (env: Record<string, string> = {}) => loadConfig(testEnv(env)).gemini;
+const gemini = (env: Record<string, string> = {}) => loadConfig(emulatorEnv(env)).gemini;
 
 const tool: ToolDeclaration = {
   name: 'lookup_order',

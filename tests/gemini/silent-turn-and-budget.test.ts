@@ -1,8 +1,9 @@
 // Silent-turn detection and the first-connect budget, against a scripted server (helpers/fake-live-server.ts) that
 // sends exactly the frames each case needs, through the real SDK.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, testEnv } from '../../src/config.ts';
-import { silentTurnCounters } from '../../src/gemini/counters.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
+import { silentTurnCounters } from '../../src/probes/counters.ts';
 import { createLiveSession } from '../../src/gemini/live-session.ts';
 import type { LiveSession } from '../../src/gemini/types.ts';
 import { rootLogger } from '../../src/log.ts';
@@ -25,7 +26,7 @@ afterEach(async () => {
 
 function open(rec: Recorder, extra: { budgetMs?: number; connectTimeoutMs?: number; events?: Recorder } = {}) {
   const config = {
-    ...loadConfig(testEnv()).gemini,
+    ...loadConfig(emulatorEnv()).gemini,
     ...(extra.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: extra.connectTimeoutMs }),
   };
   const silent: string[] = [];

@@ -1,7 +1,8 @@
 // Against the real Gemini Live API, only when GEMINI_API_KEY is set (a real key); skipped otherwise, with the
 // reason in the title. Each test checks something the Gemini emulator imitates (src/emulators/gemini-live/README.md).
 import { describe, expect, it } from 'vitest';
-import { type Config, loadConfig, testEnv } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { checkGemini } from '../../src/doctor/doctor.ts';
 import { createGenAIClient } from '../../src/gemini/client.ts';
 
@@ -17,7 +18,7 @@ function config(over: Record<string, string> = {}): Config {
     const v = process.env[name];
     if (v && env[name] === undefined) env[name] = v;
   }
-  return loadConfig(testEnv(env));
+  return loadConfig(emulatorEnv(env));
 }
 
 /** Connects with the raw SDK (our transport), so the test can send exactly what it wants. */

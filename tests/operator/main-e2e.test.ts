@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEnv } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 import { parseWav } from '../../src/audio/wav.ts';
@@ -21,7 +21,7 @@ const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const SCENARIO = join(import.meta.dirname, '../../scenarios/test-barge-in.json');
 const SECRET = 'test-webhook-secret-0123456789';
 const KEY = 'test-outbound-key';
-const env = testEnv();
+const env = emulatorEnv();
 const auth = { authorization: `Bearer ${KEY}` };
 
 function freePort(): Promise<number> {
@@ -44,7 +44,7 @@ interface Proc {
 async function startMain(vars: Record<string, string>): Promise<Proc> {
   let out = '';
   const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env.PATH, ...testEnv(vars) },
+    env: { PATH: process.env.PATH, ...emulatorEnv(vars) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout?.on('data', (d: Buffer) => {

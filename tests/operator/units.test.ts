@@ -7,7 +7,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ulawEncodeInto } from '../../src/audio/g711.ts';
-import { loadConfig, testEnv } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { LOG_REDACTION } from '../../src/log.ts';
 import { CallLatency, type LatencySink, statOf } from '../../src/observability/latency.ts';
@@ -292,7 +293,7 @@ describe('configuration', () => {
   it('lists every operator setting problem at once', () => {
     try {
       loadConfig(
-        testEnv({
+        emulatorEnv({
           POST_CALL_WEBHOOK_URL: 'https://hooks.example.com/calls',
           POST_CALL_WEBHOOK_SECRET: 'short',
           PRICE_TABLE: '{"output_per_mtok":{"AUDIO":"lots"}}',
@@ -310,7 +311,7 @@ describe('configuration', () => {
   });
 
   it('defaults: recording off, no webhook, documented prices', () => {
-    const c = loadConfig(testEnv());
+    const c = loadConfig(emulatorEnv());
     expect(c.operator.recording.enabled).toBe(false);
     expect(c.operator.webhook).toBeUndefined();
     expect(c.operator.redactPii).toBe(false);

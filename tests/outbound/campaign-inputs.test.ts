@@ -2,7 +2,8 @@
 // ways is dialled once and the duplicates are counted in the response; premium-rate and other blocked prefixes
 // (OUTBOUND_BLOCKED_PREFIXES) are refused with a reason per contact, in campaigns and in single calls alike.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_BLOCKED_PREFIXES, loadConfig, testEnv } from '../../src/config.ts';
+import { DEFAULT_BLOCKED_PREFIXES, loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { callRequests } from './campaign-checks.ts';
 import { type Emulator, type Node, startEmulator, startNode, until } from './helpers.ts';
@@ -108,13 +109,13 @@ describe('POST /outbound/call', () => {
 
 describe('OUTBOUND_BLOCKED_PREFIXES', () => {
   it('defaults to the premium-rate list, can be replaced or emptied, and rejects malformed prefixes', () => {
-    expect(loadConfig(testEnv()).outbound.blockedPrefixes).toEqual(DEFAULT_BLOCKED_PREFIXES);
+    expect(loadConfig(emulatorEnv()).outbound.blockedPrefixes).toEqual(DEFAULT_BLOCKED_PREFIXES);
     expect(DEFAULT_BLOCKED_PREFIXES).toEqual(expect.arrayContaining(['+1900', '+1976', '+4490', '+881', '+882']));
-    expect(loadConfig(testEnv({ OUTBOUND_BLOCKED_PREFIXES: ' +1900 , +44 ' })).outbound.blockedPrefixes).toEqual([
+    expect(loadConfig(emulatorEnv({ OUTBOUND_BLOCKED_PREFIXES: ' +1900 , +44 ' })).outbound.blockedPrefixes).toEqual([
       '+1900',
       '+44',
     ]);
-    expect(loadConfig(testEnv({ OUTBOUND_BLOCKED_PREFIXES: '' })).outbound.blockedPrefixes).toEqual([]);
-    expect(() => loadConfig(testEnv({ OUTBOUND_BLOCKED_PREFIXES: '+1900,1976,+4x' }))).toThrow(ConfigError);
+    expect(loadConfig(emulatorEnv({ OUTBOUND_BLOCKED_PREFIXES: '' })).outbound.blockedPrefixes).toEqual([]);
+    expect(() => loadConfig(emulatorEnv({ OUTBOUND_BLOCKED_PREFIXES: '+1900,1976,+4x' }))).toThrow(ConfigError);
   });
 });

@@ -3,8 +3,9 @@
 // calls end on the same clock and report their hangup through the real status-update path.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HangupInfo } from '../../src/calls/types.ts';
-import { loadConfig, testEnv } from '../../src/config.ts';
+import type { HangupInfo } from '../../src/contract/call.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { PlivoApiError } from '../../src/errors.ts';
 import { createManualClock, type ManualClock } from '../../src/outbound/clock.ts';
 import { CALLBACKS_CAMPAIGN } from '../../src/outbound/dialer.ts';
@@ -44,7 +45,7 @@ function rig(
   } = {},
 ): Rig {
   const clock = createManualClock(START);
-  const config = loadConfig(testEnv({ PLIVO_CPS: String(o.cps ?? 2), OUTBOUND_API_KEY: 'k' }));
+  const config = loadConfig(emulatorEnv({ PLIVO_CPS: String(o.cps ?? 2), OUTBOUND_API_KEY: 'k' }));
   const store = createMemoryCallStore({ now: () => clock.now() });
   const dials: Rig['dials'] = [];
   const perNumber = new Map<string, number>();

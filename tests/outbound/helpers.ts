@@ -2,8 +2,9 @@
 // a minimal stand-in CallRouter (no Gemini): the outbound status updates wrap it exactly as in production.
 import { createAudioEngine } from '../../src/audio/engine.ts';
 import type { AudioEngine } from '../../src/audio/types.ts';
-import type { CallMediaHandler, CallRouter, HangupInfo } from '../../src/calls/types.ts';
-import { type Config, loadConfig, testEnv } from '../../src/config.ts';
+import type { CallMediaHandler, CallRouter, HangupInfo } from '../../src/contract/call.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 import type { OutboundBehaviour, PlivoEmulatorOptions } from '../../src/emulators/plivo/types.ts';
 import type { Clock } from '../../src/outbound/clock.ts';
@@ -117,7 +118,7 @@ let sharedAudio: AudioEngine | undefined;
 
 export async function startNode(o: NodeOptions): Promise<Node> {
   const config = loadConfig(
-    testEnv({
+    emulatorEnv({
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: '0',
       PLIVO_API_BASE_URL: o.emulator.restBaseUrl,

@@ -95,13 +95,14 @@ describe('placeCall', () => {
 
 describe('OUTBOUND_SPOOL_DIR', () => {
   it('refuses to start, naming the setting, when the directory cannot be used', async () => {
-    const { loadConfig, testEnv } = await import('../../src/config.ts');
+    const { loadConfig } = await import('../../src/config.ts');
+    const { emulatorEnv } = await import('../../src/demo/emulator-env.ts');
     const { createOutbound } = await import('../../src/outbound/index.ts');
     const { ConfigError } = await import('../../src/errors.ts');
     const dir = tempDir();
     const file = join(dir, 'not-a-dir');
     appendFileSync(file, 'x');
-    const config = loadConfig(testEnv({ OUTBOUND_SPOOL_DIR: join(file, 'spool') }));
+    const config = loadConfig(emulatorEnv({ OUTBOUND_SPOOL_DIR: join(file, 'spool') }));
     let err: unknown;
     try {
       await createOutbound({ config, store: createMemoryCallStore(), plivo: undefined }).close();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { HangupInfo } from '../../src/calls/types.ts';
+import type { HangupInfo } from '../../src/contract/call.ts';
 import { checkBearer } from '../../src/outbound/auth.ts';
 import { createManualClock } from '../../src/outbound/clock.ts';
 import { createMemoryDialQueue } from '../../src/outbound/dial-queue-memory.ts';

@@ -6,7 +6,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEnv } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
 import { PageClient } from './helpers.ts';
 
@@ -42,7 +42,7 @@ describe('PLAYGROUND=true npm start', () => {
     child = spawn(process.execPath, [MAIN], {
       env: {
         PATH: process.env.PATH,
-        ...testEnv({
+        ...emulatorEnv({
           SERVER_HOST: '127.0.0.1',
           SERVER_PORT: String(port),
           PUBLIC_URL: base,

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAudioEngine } from '../../src/audio/engine.ts';
 import { createCallSide } from '../../src/app.ts';
-import { loadConfig, testEnv } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { type LocalStack, startLocalStack } from '../../src/demo/stack.ts';
 import type { PlivoApi } from '../../src/plivo/api-types.ts';
@@ -25,7 +26,7 @@ const noPlivo: PlivoApi = {
 };
 
 async function production(env: Record<string, string>): Promise<{ gateway: Gateway; close(): Promise<void> }> {
-  const config = loadConfig(testEnv({ SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', ...env }));
+  const config = loadConfig(emulatorEnv({ SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', ...env }));
   const { engine: audio } = await createAudioEngine({ backend: 'ts', execution: 'inline', poolThreads: 1 });
   const calls = createCallSide(config, noPlivo);
   const gateway = await startGateway({
@@ -60,7 +61,7 @@ describe('playground routes in the production composition', () => {
   });
 
   it('rejects a PLAYGROUND_TOKEN too short to guard a free agent', () => {
-    expect(() => loadConfig(testEnv({ PLAYGROUND: 'true', PLAYGROUND_TOKEN: 'short' }))).toThrow(ConfigError);
+    expect(() => loadConfig(emulatorEnv({ PLAYGROUND: 'true', PLAYGROUND_TOKEN: 'short' }))).toThrow(ConfigError);
   });
 
   describe('with PLAYGROUND=true', () => {

@@ -2,7 +2,7 @@
 // must not silence the caller. Overflow drops the oldest audio (counted, logged once per call) and playout stays at
 // real time: the Plivo side keeps receiving ~50 frames per second. Real gateway, real Plivo emulator, real sockets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CallRouter, PhoneLeg } from '../../src/calls/types.ts';
+import type { CallRouter, PhoneLeg } from '../../src/contract/call.ts';
 import { CALLER, type Harness, OUR_NUMBER, startHarness, until } from './helpers/harness.ts';
 
 /** Pushes `seconds` of a 440 Hz tone at once, in 100 ms chunks, with a checkpoint every 500 ms (like a call's turn). */

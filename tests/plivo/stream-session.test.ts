@@ -3,7 +3,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAudioEngine } from '../../src/audio/engine.ts';
 import type { AudioEngine } from '../../src/audio/types.ts';
-import type { CallMediaHandler, StreamEndReason } from '../../src/calls/types.ts';
+import type { CallMediaHandler, StreamEndReason } from '../../src/contract/call.ts';
 import { EdgeStats } from '../../src/plivo/edge-stats.ts';
 import { Pacer } from '../../src/plivo/pacer.ts';
 import { CLOSE_CODES, PlivoStream, type StreamLimits } from '../../src/plivo/stream-session.ts';

@@ -5,13 +5,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testEnv } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const SCENARIO = join(import.meta.dirname, '../../scenarios/demo-order-status.json');
-const env = testEnv();
+const env = emulatorEnv();
 const ANSWERS = '+14155550199';
 const MACHINE = '+14155550177';
 
@@ -64,7 +64,7 @@ describe('npm start (src/main.ts) against both emulators', () => {
     child = spawn(process.execPath, [MAIN], {
       env: {
         PATH: process.env.PATH,
-        ...testEnv({
+        ...emulatorEnv({
           SERVER_HOST: '127.0.0.1',
           SERVER_PORT: String(port),
           PUBLIC_URL: base,

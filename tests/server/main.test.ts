@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { testEnv } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 
@@ -35,7 +35,7 @@ describe('src/main.ts', () => {
   });
 
   it('starts, answers /healthz, and drains and exits 0 on SIGTERM', async () => {
-    const p = run(testEnv({ SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'info', DRAIN_TIMEOUT_S: '5' }));
+    const p = run(emulatorEnv({ SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', LOG_LEVEL: 'info', DRAIN_TIMEOUT_S: '5' }));
     const deadline = Date.now() + 15_000;
     let port: number | undefined;
     while (port === undefined && Date.now() < deadline) {

@@ -10,7 +10,8 @@ import type { Call } from '../../src/calls/call.ts';
 import { CallManager } from '../../src/calls/call-manager.ts';
 import type { CallEvent } from '../../src/calls/events.ts';
 import { loadPromptAudio } from '../../src/calls/prompt-audio.ts';
-import { loadConfig, testEnv } from '../../src/config.ts';
+import { loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 import { createLiveSession } from '../../src/gemini/live-session.ts';
@@ -89,7 +90,7 @@ async function startGemini(text: string, refuseResumption = false): Promise<void
 /** One replica: what src/app.ts composes (CallManager behind the operator), on the shared Redis. */
 async function startNode(name: string, prefix: string, o: { migrateUrl?: () => string } = {}): Promise<Node> {
   const env = (publicUrl: string) =>
-    testEnv({
+    emulatorEnv({
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: '0',
       PUBLIC_URL: publicUrl,
@@ -205,7 +206,7 @@ describe('moving calls at the drain deadline', () => {
       answerUrl: `${a.base}/answer`,
       hangupUrl: `${a.base}/hangup`,
       from: '+14155550123',
-      to: loadConfig(testEnv()).plivo.phoneNumber,
+      to: loadConfig(emulatorEnv()).plivo.phoneNumber,
       idleMedia: 'silence',
     });
     const first = await gemini.nextSession(0);
@@ -256,7 +257,7 @@ describe('moving calls at the drain deadline', () => {
     // The resume URL is single-use: replaying its stream is refused while the call is up, and its XML after the end.
     const resumeToken = mintStreamToken(
       { callId: call.callUuid, direction: 'inbound', from: '+14155550123', to: '', resumeHandle: moved.resumedFrom },
-      { secret: loadConfig(testEnv()).plivo.streamTokenSecret, ttlS: 60 },
+      { secret: loadConfig(emulatorEnv()).plivo.streamTokenSecret, ttlS: 60 },
     );
     expect(await upgradeStatus(`${b.base.replace(/^http/, 'ws')}/stream/${resumeToken}`)).toBe(409);
 
@@ -295,7 +296,7 @@ describe('moving calls at the drain deadline', () => {
       answerUrl: `${a.base}/answer`,
       hangupUrl: `${a.base}/hangup`,
       from: '+14155550123',
-      to: loadConfig(testEnv()).plivo.phoneNumber,
+      to: loadConfig(emulatorEnv()).plivo.phoneNumber,
       idleMedia: 'silence',
     });
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
@@ -331,7 +332,7 @@ describe('moving calls at the drain deadline', () => {
       answerUrl: `${a.base}/answer`,
       hangupUrl: `${a.base}/hangup`,
       from: '+14155550123',
-      to: loadConfig(testEnv()).plivo.phoneNumber,
+      to: loadConfig(emulatorEnv()).plivo.phoneNumber,
       idleMedia: 'silence',
     });
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');

@@ -1,7 +1,8 @@
 // A ToolContext for tool tests: real config, a real PlivoApi (pointed at the Plivo emulator when given), and a
 // CallControl that records what the tools asked of the call.
-import type { CallContext } from '../../src/calls/types.ts';
-import { type Config, loadConfig, testEnv } from '../../src/config.ts';
+import type { CallContext } from '../../src/contract/call.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
+import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { rootLogger } from '../../src/log.ts';
 import type { PlivoApi } from '../../src/plivo/api-types.ts';
 import type { CallbackRequest } from '../../src/store/types.ts';
@@ -33,7 +34,7 @@ export function recordingControl() {
 export function toolContext(
   o: { env?: Record<string, string>; plivo?: PlivoApi; call?: CallContext; now?: Date } = {},
 ): { ctx: Omit<ToolContext, 'signal'>; config: Config; calls: ReturnType<typeof recordingControl>['calls'] } {
-  const config = loadConfig(testEnv(o.env ?? {}));
+  const config = loadConfig(emulatorEnv(o.env ?? {}));
   const { control, calls } = recordingControl();
   const call = o.call ?? CALL;
   return {

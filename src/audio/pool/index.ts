@@ -16,7 +16,8 @@ import { Piscina } from 'piscina';
 import { GatewayError, InvalidStateError } from '../../errors.ts';
 import { childLogger } from '../../log.ts';
 import { assertInt16, assertUint8 } from '../validate.ts';
-import type { AudioBackendName, AudioEngine, DownlinkConverter, PhoneAudioFormat, UplinkConverter } from '../types.ts';
+import type { AudioBackendName, AudioEngine, DownlinkConverter, UplinkConverter } from '../types.ts';
+import type { PhoneAudioFormat } from '../../contract/media.ts';
 import {
   type BatchResult,
   type BatchTask,

@@ -16,7 +16,7 @@
 // `arg` is the stream's generation for PUSH/FLUSH (copied onto every frame it produces, so the main thread can
 // drop frames produced before a clear()), and the format code for OPEN_*. Payloads stay 4-byte aligned so the
 // same buffer can be viewed as Int16Array/Int32Array without copying.
-import type { PhoneAudioFormat } from '../types.ts';
+import type { PhoneAudioFormat } from '../../contract/media.ts';
 
 export const IN_HEADER_BYTES = 16;
 export const OUT_HEADER_BYTES = 12;

@@ -1,6 +1,6 @@
 // In-test fakes of our own interfaces (LiveSession, PhoneLeg) at a non-socket boundary, for unit tests of the call
 // logic. End-to-end tests use the real session, edge and emulators.
-import type { PhoneLeg, StreamEndReason, StreamStartInfo } from '../../../src/calls/types.ts';
+import type { PhoneLeg, StreamEndReason, StreamStartInfo } from '../../../src/contract/call.ts';
 import type { LiveSession, LiveSessionOptions, LiveSessionState, ToolCallResponse } from '../../../src/gemini/types.ts';
 
 export class FakeSession implements LiveSession {

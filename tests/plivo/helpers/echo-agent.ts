@@ -9,7 +9,7 @@ import type {
   PhoneLeg,
   StreamEndReason,
   StreamStartInfo,
-} from '../../../src/calls/types.ts';
+} from '../../../src/contract/call.ts';
 
 export interface AgentCall {
   ctx: CallContext;

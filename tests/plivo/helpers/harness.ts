@@ -1,8 +1,9 @@
 // Starts a real gateway (uWS on 127.0.0.1:0) and the real Plivo emulator, wired to each other.
 import { createAudioEngine } from '../../../src/audio/engine.ts';
 import type { AudioEngine } from '../../../src/audio/types.ts';
-import type { CallRouter } from '../../../src/calls/types.ts';
-import { type Config, loadConfig, testEnv } from '../../../src/config.ts';
+import type { CallRouter } from '../../../src/contract/call.ts';
+import { type Config, loadConfig } from '../../../src/config.ts';
+import { emulatorEnv } from '../../../src/demo/emulator-env.ts';
 import { startPlivoEmulator } from '../../../src/emulators/plivo/index.ts';
 import { createPlivoRestClient } from '../../../src/plivo/rest-client.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../../../src/server/gateway.ts';
@@ -27,7 +28,7 @@ export async function startHarness(
 ): Promise<Harness> {
   const emulator = await startPlivoEmulator({ authId: AUTH_ID, authToken: AUTH_TOKEN });
   const config = loadConfig(
-    testEnv({
+    emulatorEnv({
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: '0',
       PLIVO_API_BASE_URL: emulator.restBaseUrl,

@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs';
 import type { TemplatedApp } from 'uWebSockets.js';
 import { z } from 'zod';
 import { errorMessage, GatewayError } from '../errors.ts';
-import { PLAYGROUND_VOICES, type Playground } from '../playground/index.ts';
-import type { GatewayDeps, RouteModule } from './gateway.ts';
-import { BodyTooLargeError, parseForm, readBody, Reply, requestInfo, statusLine } from './http.ts';
+import { PLAYGROUND_VOICES, type Playground } from './index.ts';
+import type { GatewayDeps, RouteModule } from '../server/deps.ts';
+import { BodyTooLargeError, parseForm, readBody, Reply, requestInfo, statusLine } from '../server/http.ts';
 
 const ASSETS_DIR = new URL('../playground/public/', import.meta.url);
 const ASSETS: Record<string, string> = {

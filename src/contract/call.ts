@@ -1,7 +1,7 @@
 // The contract between the phone edge (src/plivo, src/server) and whatever runs a call (src/calls with the
 // Gemini bridge; a simple echo/tone agent in edge tests and benchmarks). The edge speaks Plivo; a call handler
 // only sees decoded audio and typed events.
-import type { PhoneAudioFormat } from '../audio/types.ts';
+import type { PhoneAudioFormat } from './media.ts';
 
 /** `playground`: a browser on GET /playground speaking the Plivo stream protocol (src/playground). */
 export type CallDirection = 'inbound' | 'outbound' | 'playground';

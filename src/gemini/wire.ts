@@ -1,0 +1,165 @@
+// The Gemini Live wire codec, pure: what a server message says, decoded once into a typed view, and the client
+// messages we send, built as the SDK's parameter objects (the SDK serialises them). No session state, no I/O:
+// src/gemini/live-session.ts keeps the session logic, as src/plivo/stream-session.ts does over
+// src/plivo/stream-codec.ts. Field names follow the BidiGenerateContent reference
+// (https://ai.google.dev/api/live): `serverContent`, `toolCall`, `toolCallCancellation`, `goAway`,
+// `sessionResumptionUpdate`, `usageMetadata`.
+import type { UsageInfo } from './types.ts';
+
+/** A function call as the server sent it: the id may be missing (some generations omit it). */
+export interface WireFunctionCall {
+  id: string | undefined;
+  name: string;
+  args: Record<string, unknown>;
+}
+
+/**
+ * One server message, decoded. A session keeps one instance and `decodeServerMessage` refills it for every frame
+ * (the audio path runs every 20–40 ms per call: the arrays are reused, only their counts change). Fields a message
+ * does not carry are reset to empty.
+ */
+export class ServerMessageView {
+  /** `serverContent.interrupted`: the caller barged in; the model stopped generating. */
+  interrupted = false;
+  /** Base64 PCM of the `serverContent.modelTurn` parts that carry audio, in order: `audio[0 .. audioCount)`. */
+  readonly audio: string[] = [];
+  audioCount = 0;
+  inputText: string | undefined;
+  outputText: string | undefined;
+  usage: UsageInfo | undefined;
+  /** The message has a `toolCall` (even one whose calls are all malformed). */
+  hasToolCall = false;
+  readonly functionCalls: WireFunctionCall[] = [];
+  turnComplete = false;
+  readonly cancelledIds: string[] = [];
+  /** A new resumable handle (`sessionResumptionUpdate` with `resumable: true` and a non-empty handle). */
+  resumptionHandle: string | undefined;
+  /** `goAway` is present; `goAwayTimeLeft` is its `timeLeft` as sent (a duration string such as "10s"). */
+  goAway = false;
+  goAwayTimeLeft: unknown;
+
+  reset(): void {
+    this.interrupted = false;
+    this.audioCount = 0;
+    this.inputText = undefined;
+    this.outputText = undefined;
+    this.usage = undefined;
+    this.hasToolCall = false;
+    this.functionCalls.length = 0;
+    this.turnComplete = false;
+    this.cancelledIds.length = 0;
+    this.resumptionHandle = undefined;
+    this.goAway = false;
+    this.goAwayTimeLeft = undefined;
+  }
+}
+
+/**
+ * Decodes a parsed server frame into `out`. Returns false when the frame is not a JSON object (the caller counts it
+ * as malformed and drops it). Inside a valid frame, fields of the wrong type are ignored one by one, so a message
+ * that carries audio and one odd field still plays its audio.
+ */
+export function decodeServerMessage(msg: unknown, out: ServerMessageView): boolean {
+  out.reset();
+  if (!isRecord(msg)) return false;
+  const sc = msg.serverContent;
+  if (isRecord(sc)) {
+    if (sc.interrupted === true) out.interrupted = true;
+    const turn = sc.modelTurn;
+    if (isRecord(turn) && Array.isArray(turn.parts)) {
+      for (const part of turn.parts) {
+        if (!isRecord(part)) continue;
+        const inline = part.inlineData;
+        if (!isRecord(inline) || typeof inline.data !== 'string') continue;
+        if (typeof inline.mimeType === 'string' && !inline.mimeType.startsWith('audio/')) continue;
+        out.audio[out.audioCount++] = inline.data;
+      }
+    }
+    const input = sc.inputTranscription;
+    if (isRecord(input) && typeof input.text === 'string' && input.text !== '') out.inputText = input.text;
+    const output = sc.outputTranscription;
+    if (isRecord(output) && typeof output.text === 'string' && output.text !== '') out.outputText = output.text;
+    if (sc.turnComplete === true) out.turnComplete = true;
+  }
+  const usage = msg.usageMetadata;
+  if (isRecord(usage)) out.usage = toUsage(usage);
+  const toolCall = msg.toolCall;
+  if (isRecord(toolCall)) {
+    out.hasToolCall = true;
+    if (Array.isArray(toolCall.functionCalls)) {
+      for (const fc of toolCall.functionCalls) {
+        if (!isRecord(fc) || typeof fc.name !== 'string' || fc.name === '') continue;
+        out.functionCalls.push({
+          id: typeof fc.id === 'string' && fc.id !== '' ? fc.id : undefined,
+          name: fc.name,
+          args: isRecord(fc.args) ? fc.args : {},
+        });
+      }
+    }
+  }
+  const cancel = msg.toolCallCancellation;
+  if (isRecord(cancel) && Array.isArray(cancel.ids)) {
+    for (const id of cancel.ids) if (typeof id === 'string') out.cancelledIds.push(id);
+  }
+  const update = msg.sessionResumptionUpdate;
+  if (isRecord(update) && update.resumable === true && typeof update.newHandle === 'string' && update.newHandle !== '')
+    out.resumptionHandle = update.newHandle;
+  const goAway = msg.goAway;
+  if (isRecord(goAway)) {
+    out.goAway = true;
+    out.goAwayTimeLeft = goAway.timeLeft;
+  }
+  return true;
+}
+
+// ---- client messages (the SDK's parameter objects; it adds the envelope and serialises) ---------------------------
+
+/** `realtimeInput.audio`, reused per session: the uplink sets `audio.data` to each chunk's base64. */
+export function audioInput(mimeType: string): { audio: { data: string; mimeType: string } } {
+  return { audio: { data: '', mimeType } };
+}
+
+/** A user text turn as `clientContent` (generations that take it all session; see src/gemini/profiles.ts). */
+export function clientTextTurn(text: string): {
+  turns: { role: 'user'; parts: { text: string }[] }[];
+  turnComplete: true;
+} {
+  return { turns: [{ role: 'user', parts: [{ text }] }], turnComplete: true };
+}
+
+/** A user text turn as `realtimeInput.text` (generations that take `clientContent` only to seed history). */
+export function realtimeTextTurn(text: string): { text: string } {
+  return { text };
+}
+
+export interface WireFunctionResponse {
+  /** Absent for a call the server sent without an id (answered by name). */
+  id?: string;
+  name: string;
+  response: Record<string, unknown>;
+}
+
+/** `toolResponse` with one entry per answered call. */
+export function toolResponse(functionResponses: WireFunctionResponse[]): { functionResponses: WireFunctionResponse[] } {
+  return { functionResponses };
+}
+
+// ---- helpers --------------------------------------------------------------------------------------------------------
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function num(v: unknown): number | undefined {
+  return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
+}
+
+/** `usageMetadata`; Vertex names the response count `candidatesTokenCount`. */
+export function toUsage(raw: Record<string, unknown>): UsageInfo {
+  return {
+    promptTokenCount: num(raw.promptTokenCount),
+    responseTokenCount: num(raw.responseTokenCount) ?? num(raw.candidatesTokenCount),
+    totalTokenCount: num(raw.totalTokenCount),
+    raw,
+  };
+}

@@ -1,0 +1,171 @@
+// The Gemini Live wire codec on its own: real message shapes (as the service and our emulator send them) and bad
+// data, field by field. The session's behaviour over a real socket is in live-session.test.ts.
+import { describe, expect, it } from 'vitest';
+import {
+  clientTextTurn,
+  decodeServerMessage,
+  realtimeTextTurn,
+  ServerMessageView,
+  toolResponse,
+} from '../../src/gemini/wire.ts';
+
+const pcmB64 = Buffer.from(new Int16Array([1, -2, 3]).buffer).toString('base64');
+
+describe('decodeServerMessage', () => {
+  it('decodes an audio chunk with its transcription', () => {
+    const v = new ServerMessageView();
+    const ok = decodeServerMessage(
+      {
+        serverContent: {
+          modelTurn: { parts: [{ inlineData: { mimeType: 'audio/pcm;rate=24000', data: pcmB64 } }] },
+          outputTranscription: { text: 'Hello' },
+        },
+      },
+      v,
+    );
+    expect(ok).toBe(true);
+    expect(v.audioCount).toBe(1);
+    expect(v.audio[0]).toBe(pcmB64);
+    expect(v.outputText).toBe('Hello');
+    expect(v.turnComplete).toBe(false);
+    expect(v.interrupted).toBe(false);
+  });
+
+  it('keeps audio parts in order, skips text and malformed parts', () => {
+    const v = new ServerMessageView();
+    decodeServerMessage(
+      {
+        serverContent: {
+          modelTurn: {
+            parts: [
+              { inlineData: { mimeType: 'audio/pcm', data: 'AAAA' } },
+              { text: 'thinking' },
+              { inlineData: { mimeType: 'image/png', data: 'BBBB' } },
+              null,
+              { inlineData: { data: 42 } },
+              { inlineData: { data: 'CCCC' } }, // no mimeType: audio is the only inline data a Live model sends
+            ],
+          },
+        },
+      },
+      v,
+    );
+    expect(v.audio.slice(0, v.audioCount)).toEqual(['AAAA', 'CCCC']);
+  });
+
+  it('reuses the view: fields of the previous message do not leak into the next', () => {
+    const v = new ServerMessageView();
+    decodeServerMessage(
+      {
+        serverContent: { interrupted: true, turnComplete: true, inputTranscription: { text: 'hi' } },
+        toolCall: { functionCalls: [{ id: 'a', name: 'x', args: {} }] },
+        toolCallCancellation: { ids: ['a'] },
+        goAway: { timeLeft: '10s' },
+        sessionResumptionUpdate: { resumable: true, newHandle: 'h1' },
+        usageMetadata: { promptTokenCount: 3, candidatesTokenCount: 4, totalTokenCount: 7 },
+      },
+      v,
+    );
+    expect(v.interrupted && v.turnComplete && v.goAway && v.hasToolCall).toBe(true);
+    expect(v.usage).toMatchObject({ promptTokenCount: 3, responseTokenCount: 4, totalTokenCount: 7 });
+    expect(v.resumptionHandle).toBe('h1');
+    expect(v.goAwayTimeLeft).toBe('10s');
+    decodeServerMessage({ serverContent: { generationComplete: true } }, v);
+    expect(v).toMatchObject({
+      interrupted: false,
+      turnComplete: false,
+      goAway: false,
+      hasToolCall: false,
+      audioCount: 0,
+      inputText: undefined,
+      usage: undefined,
+      resumptionHandle: undefined,
+    });
+    expect(v.functionCalls).toEqual([]);
+    expect(v.cancelledIds).toEqual([]);
+  });
+
+  it('decodes tool calls: ids optional, args default to {}, nameless calls dropped', () => {
+    const v = new ServerMessageView();
+    decodeServerMessage(
+      {
+        toolCall: {
+          functionCalls: [
+            { id: 'c1', name: 'check_order_status', args: { order_id: 'ORD-1' } },
+            { name: 'end_call' },
+            { id: 'c3', name: '' },
+            { id: 'c4', args: {} },
+            'junk',
+            { id: '', name: 'send_sms', args: [1, 2] },
+          ],
+        },
+      },
+      v,
+    );
+    expect(v.hasToolCall).toBe(true);
+    expect(v.functionCalls).toEqual([
+      { id: 'c1', name: 'check_order_status', args: { order_id: 'ORD-1' } },
+      { id: undefined, name: 'end_call', args: {} },
+      { id: undefined, name: 'send_sms', args: {} },
+    ]);
+  });
+
+  it('ignores a resumption update that is not resumable or has no handle', () => {
+    const v = new ServerMessageView();
+    decodeServerMessage({ sessionResumptionUpdate: { resumable: false, newHandle: 'h' } }, v);
+    expect(v.resumptionHandle).toBeUndefined();
+    decodeServerMessage({ sessionResumptionUpdate: { resumable: true, newHandle: '' } }, v);
+    expect(v.resumptionHandle).toBeUndefined();
+    decodeServerMessage({ sessionResumptionUpdate: { resumable: true } }, v);
+    expect(v.resumptionHandle).toBeUndefined();
+  });
+
+  it('bad data: a frame that is not an object is refused; wrong field types are ignored one by one', () => {
+    const v = new ServerMessageView();
+    for (const bad of [null, 42, 'text', [], [{ serverContent: {} }], true])
+      expect(decodeServerMessage(bad, v)).toBe(false);
+    expect(
+      decodeServerMessage(
+        {
+          serverContent: {
+            interrupted: 'yes',
+            turnComplete: 1,
+            modelTurn: { parts: 'none' },
+            inputTranscription: { text: 5 },
+            outputTranscription: 'Hello',
+          },
+          toolCall: { functionCalls: 'x' },
+          toolCallCancellation: { ids: [1, 'ok', null] },
+          usageMetadata: { promptTokenCount: 'NaN', totalTokenCount: Number.POSITIVE_INFINITY },
+          goAway: 'soon',
+        },
+        v,
+      ),
+    ).toBe(true);
+    expect(v).toMatchObject({ interrupted: false, turnComplete: false, audioCount: 0, goAway: false });
+    expect(v.inputText).toBeUndefined();
+    expect(v.outputText).toBeUndefined();
+    expect(v.hasToolCall).toBe(true);
+    expect(v.functionCalls).toEqual([]);
+    expect(v.cancelledIds).toEqual(['ok']);
+    expect(v.usage).toMatchObject({ promptTokenCount: undefined, totalTokenCount: undefined });
+  });
+});
+
+describe('client messages', () => {
+  it('builds text turns and tool responses in the shapes the SDK serialises', () => {
+    expect(clientTextTurn('Hi')).toEqual({ turns: [{ role: 'user', parts: [{ text: 'Hi' }] }], turnComplete: true });
+    expect(realtimeTextTurn('Hi')).toEqual({ text: 'Hi' });
+    expect(
+      toolResponse([
+        { id: 'c1', name: 'x', response: { ok: true } },
+        { name: 'y', response: {} },
+      ]),
+    ).toEqual({
+      functionResponses: [
+        { id: 'c1', name: 'x', response: { ok: true } },
+        { name: 'y', response: {} },
+      ],
+    });
+  });
+});
