@@ -12,9 +12,11 @@
 // Ramp-phase event-loop delays and per-call stream setup times are reported too: the ramp is where it breaks first.
 // Run: node bench/run.ts --only gemini-load   (smoke: --smoke, 20 calls)
 import { fork } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { SimulatedCall } from '../src/emulators/plivo/types.ts';
+import type { PlayAudioProbe } from '../src/probes/channels.ts';
 import { childStdio } from './report.ts';
 import type { BenchRow, BenchSuite } from './types.ts';
 
@@ -89,7 +91,7 @@ async function gatewayChild(): Promise<void> {
     { createLiveSession },
     { createMemoryCallStore },
     { createPlivoRestClient },
-    { PlivoStream },
+    { probes },
     { Samples },
     log,
     pino,
@@ -102,7 +104,7 @@ async function gatewayChild(): Promise<void> {
     import('../src/gemini/live-session.ts'),
     import('../src/store/memory.ts'),
     import('../src/plivo/rest-client.ts'),
-    import('../src/plivo/stream-session.ts'),
+    import('../src/probes/channels.ts'),
     import('./stats.ts'),
     import('../src/log.ts'),
     import('pino'),
@@ -181,29 +183,15 @@ async function gatewayChild(): Promise<void> {
       return createLiveSession(cfg, { ...opts, events }, { baseUrl: geminiUrl });
     },
   });
-  // Frames leave a stream only from its pump() (called at once by pacer.wake when audio is queued, then by the
-  // pacer's ticks), and the edge counts each frame handed to uWS in stats.framesOut right after ws.send: a count
-  // that grows during one pump() call means that stream sent playAudio frames. Wrapping the instance's pump sees
-  // both paths without touching the gateway.
-  const attach = manager.attachStream.bind(manager);
-  manager.attachStream = (ctx, leg, start) => {
-    if (leg instanceof PlivoStream) {
-      const pump = leg.pump.bind(leg);
-      leg.pump = (now: number) => {
-        const before = gateway.stats.framesOut;
-        const more = pump(now);
-        if (gateway.stats.framesOut > before) {
-          const t = turnStartedAt.get(ctx.callId);
-          if (t !== undefined) {
-            turnStartedAt.delete(ctx.callId);
-            firstPlayProc.record((epoch() - t) * 1000);
-          }
-        }
-        return more;
-      };
+  // The turn's first playAudio frame handed to uWS, seen on the edge's probe channel (src/probes/channels.ts).
+  subscribe(probes.playAudio.name, (m) => {
+    const callId = (m as PlayAudioProbe).stream.callId;
+    const t = turnStartedAt.get(callId);
+    if (t !== undefined) {
+      turnStartedAt.delete(callId);
+      firstPlayProc.record((epoch() - t) * 1000);
     }
-    return attach(ctx, leg, start);
-  };
+  });
   const gateway = await startGateway({
     config,
     router: manager,

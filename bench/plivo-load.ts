@@ -8,9 +8,11 @@
 // - event-loop delay of the gateway process, its CPU use, and frames per second in and out.
 // Run: node bench/run.ts --only plivo-load   (smoke: --smoke, 20 calls)
 import { fork } from 'node:child_process';
+import { subscribe } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { childStdio } from './report.ts';
+import type { StreamProbe } from '../src/probes/channels.ts';
 import type { BenchRow, BenchSuite } from './types.ts';
 
 const SELF = fileURLToPath(import.meta.url);
@@ -50,6 +52,7 @@ async function gatewayChild(): Promise<void> {
     { createAudioEngine },
     { startGateway },
     { createEchoAgent },
+    { probes },
     { Samples },
     log,
     pino,
@@ -58,7 +61,8 @@ async function gatewayChild(): Promise<void> {
     import('../src/demo/emulator-env.ts'),
     import('../src/audio/engine.ts'),
     import('../src/server/gateway.ts'),
-    import('../tests/plivo/helpers/echo-agent.ts'),
+    import('../src/demo/echo-agent.ts'),
+    import('../src/probes/channels.ts'),
     import('./stats.ts'),
     import('../src/log.ts'),
     import('pino'),
@@ -71,7 +75,11 @@ async function gatewayChild(): Promise<void> {
   const echo = createEchoAgent({ dtmfToneHz: undefined });
   // "Message in → caller audio delivered": timed at the handler's entry, so the echo's own work (upsampling and
   // pushing the reply, measured separately as downlink) is not counted as uplink.
-  let stats: import('../src/plivo/edge-stats.ts').EdgeStats | undefined;
+  // Subscribed to the edge's probe channel for arriving messages (src/probes/channels.ts): no hook in the product.
+  let messageAt = 0;
+  subscribe(probes.messageIn.name, (m) => {
+    messageAt = (m as StreamProbe).at;
+  });
   const agent: typeof echo = {
     ...echo,
     attachStream(ctx, leg, start) {
@@ -79,8 +87,8 @@ async function gatewayChild(): Promise<void> {
       return {
         ...inner,
         onCallerAudio(pcm16k) {
-          const t0 = stats?.uplinkT0 ?? 0;
-          if (t0 > 0) delivered.record((performance.now() - t0) * 1000);
+          if (messageAt > 0) delivered.record((performance.now() - messageAt) * 1000);
+          messageAt = 0;
           inner.onCallerAudio(pcm16k);
         },
       };
@@ -95,7 +103,6 @@ async function gatewayChild(): Promise<void> {
     defaultMetrics: false,
   });
   const cap = 4_000_000;
-  stats = gateway.stats;
   const delivered = new Samples(cap);
   const up = new Samples(cap);
   const down = new Samples(cap);
@@ -268,6 +275,14 @@ async function runLoad(calls: number, measureS: number): Promise<BenchRow[]> {
   }
 }
 
+async function until(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 function round(v: number): number {
   return Number.isFinite(v) ? Math.round(v * 10) / 10 : Number.NaN;
 }
@@ -279,9 +294,9 @@ function round(v: number): number {
  * pendingPlayoutMs() is from what is really left.
  */
 async function pacingComparison(): Promise<BenchRow[]> {
-  const [{ createEchoAgent }, harness] = await Promise.all([
-    import('../tests/plivo/helpers/echo-agent.ts'),
-    import('../tests/plivo/helpers/harness.ts'),
+  const [{ createEchoAgent }, { startEdgeStack }] = await Promise.all([
+    import('../src/demo/echo-agent.ts'),
+    import('../src/demo/edge-stack.ts'),
   ]);
   const rows: BenchRow[] = [];
   for (const [label, leadMs] of [
@@ -289,7 +304,7 @@ async function pacingComparison(): Promise<BenchRow[]> {
     ['unpaced (send as produced)', 1e9],
   ] as const) {
     const agent = createEchoAgent({ echo: false, dtmfToneMs: 5000 });
-    const h = await harness.startHarness(agent, { gateway: { leadMs } });
+    const h = await startEdgeStack(agent, { gateway: { leadMs } });
     try {
       const call = await h.emulator.placeInboundCall({
         answerUrl: `${h.base}/answer`,
@@ -299,7 +314,7 @@ async function pacingComparison(): Promise<BenchRow[]> {
       });
       const ac = await agent.waitForCall(call.callUuid);
       call.sendDtmf('1');
-      await harness.until(() => call.played.length > 0, 5000, 'agent audio');
+      await until(() => call.played.length > 0, 5000, 'agent audio');
       const firstAt = call.played[0]!.at;
       await new Promise((r) => setTimeout(r, 1000));
       const pendingAtBargeIn = ac.leg.pendingPlayoutMs();
@@ -307,7 +322,7 @@ async function pacingComparison(): Promise<BenchRow[]> {
       const bufferedAtPlivoMs = Math.max(0, last.endAt - performance.now());
       const t0 = performance.now();
       call.sendDtmf('*');
-      await harness.until(() => ac.cleared === 1, 5000, 'clearedAudio');
+      await until(() => ac.cleared === 1, 5000, 'clearedAudio');
       const clearRoundTripMs = performance.now() - t0;
       rows.push({
         suite: 'plivo-load',

@@ -115,8 +115,6 @@ export class Call implements CallMediaHandler, CallControl {
   leg: PhoneLeg | undefined;
   endReason: string | undefined;
   outcome: string | undefined;
-  /** Last interrupted → clearAudio time of this call, ms (for logs and the bench). */
-  lastInterruptToClearMs: number | undefined;
   interruptions = 0;
 
   readonly #deps: CallDeps;
@@ -517,7 +515,6 @@ export class Call implements CallMediaHandler, CallControl {
     const pendingMs = leg.pendingPlayoutMs();
     leg.clearAgentAudio();
     const ms = performance.now() - t0;
-    this.lastInterruptToClearMs = ms;
     this.#deps.latency?.interruptToClear?.(this.ctx.callId, ms);
     this.interruptions++;
     const cut = this.#playout.interrupt(pendingMs, this.transcript.hasOpenAgentTurn());

@@ -34,11 +34,6 @@ export class EdgeStats {
   readonly errors = new Map<EdgeErrorKind, number>();
   readonly backpressure = new Map<BackpressureAction, number>();
   droppedFrames = 0;
-  /**
-   * performance.now() when the message being handled arrived, while a sampled uplink message is being handled
-   * (0 otherwise): lets a benchmark handler measure "message in → audio delivered" without its own work.
-   */
-  uplinkT0 = 0;
   /** Measure one frame in this many (1 = every frame, for benchmarks). */
   sampleEvery: number;
   uplinkCountdown: number;

@@ -212,7 +212,12 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     }
     const sampled = --this.stats.uplinkCountdown <= 0;
     const t0 = sampled ? performance.now() : 0;
-    this.stats.uplinkT0 = t0;
+    if (probes.messageIn.hasSubscribers) {
+      const m = probeMessages.messageIn;
+      m.stream = this;
+      m.at = sampled ? t0 : performance.now();
+      probes.messageIn.publish(m);
+    }
     const bytes = Buffer.from(message);
     const n = decodeMediaFast(bytes, this.scratch);
     if (n > 0) {
@@ -223,7 +228,6 @@ export class PlivoStream implements PhoneLeg, Pumpable {
       this.onSlowMessage(bytes.toString('utf8'));
     }
     if (sampled) {
-      this.stats.uplinkT0 = 0;
       this.stats.uplinkCountdown = this.stats.sampleEvery;
       this.stats.observe('uplink', (performance.now() - t0) * 1000);
     }

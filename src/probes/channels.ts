@@ -55,6 +55,8 @@ export interface StreamStartProbe extends StreamProbe {
 export const probes = {
   /** `start` accepted. */
   streamStart: channel('gateway.plivo.stream.start'),
+  /** A WebSocket message from Plivo arrived (before it is parsed): `at` is performance.now(). */
+  messageIn: channel('gateway.plivo.message.in'),
   /** Decoded caller audio, one 20 ms frame per publish. */
   callerAudio: channel('gateway.plivo.media.in'),
   /** One `playAudio` frame handed to the socket. */
@@ -87,6 +89,7 @@ export const probeMessages = {
     playAt: 0,
     lateMs: 0,
   } as PlayAudioProbe,
+  messageIn: { stream: EMPTY_STREAM, at: 0 } as StreamProbe,
   agentTurnEnd: { stream: EMPTY_STREAM, at: 0 } as StreamProbe,
   clearAudio: { stream: EMPTY_STREAM, at: 0 } as StreamProbe,
   clearedAudio: { stream: EMPTY_STREAM, at: 0 } as StreamProbe,

@@ -18,15 +18,7 @@ export const nativeBackend: AudioBackend | undefined = nativeOrUndefined();
 export const backends: AudioBackend[] = nativeBackend ? [tsBackend, nativeBackend] : [tsBackend];
 export const backendCases = backends.map((b) => [b.name, b] as const);
 export { tsBackend };
-
-export const RATE_PAIRS: ReadonlyArray<readonly [number, number]> = [
-  [8000, 16000],
-  [24000, 8000],
-  [16000, 8000],
-  [8000, 24000],
-  [16000, 24000],
-  [24000, 16000],
-];
+export { RATE_PAIRS, toneAmplitude } from '../../bench/signal.ts';
 
 export function sine(n: number, rate: number, freq: number, amp: number, phase = 0.3): Int16Array {
   const out = new Int16Array(n);
@@ -43,26 +35,6 @@ export function randomPcm(n: number, seed = 1): Int16Array {
     out[i] = (s >>> 16) - 32768;
   }
   return out;
-}
-
-/**
- * Amplitude of the component at `freq` in x[from … from+len), with a 4-term Blackman-Harris window (sidelobes
- * −92 dB, so a strong tone 1 kHz away does not leak into the measurement).
- */
-export function toneAmplitude(x: ArrayLike<number>, rate: number, freq: number, from: number, len: number): number {
-  let re = 0;
-  let im = 0;
-  let wsum = 0;
-  const w0 = (2 * Math.PI) / (len - 1);
-  const k = (2 * Math.PI * freq) / rate;
-  for (let i = 0; i < len; i++) {
-    const w = 0.35875 - 0.48829 * Math.cos(w0 * i) + 0.14128 * Math.cos(2 * w0 * i) - 0.01168 * Math.cos(3 * w0 * i);
-    const v = x[from + i]! * w;
-    re += v * Math.cos(k * (from + i));
-    im -= v * Math.sin(k * (from + i));
-    wsum += w;
-  }
-  return (2 * Math.hypot(re, im)) / wsum;
 }
 
 /** Phase (radians) of the component at `freq`, referred to sample index 0. */

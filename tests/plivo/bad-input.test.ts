@@ -6,7 +6,7 @@ import { openSocket } from './helpers/ws.ts';
 import type { SimulatedCall } from '../../src/emulators/plivo/index.ts';
 import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
 import { mintStreamToken } from '../../src/plivo/stream-token.ts';
-import { type AgentCall, createEchoAgent, type EchoAgent } from './helpers/echo-agent.ts';
+import { type AgentCall, createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { CALLER, type Harness, OUR_NUMBER, startHarness, toneRatio, until } from './helpers/harness.ts';
 
 let h: Harness;

@@ -1,6 +1,6 @@
 // Emulator ↔ gateway over real sockets with the echo agent: signed webhooks, the stream token, audio both ways.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEchoAgent, type EchoAgent } from './helpers/echo-agent.ts';
+import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { CALLER, type Harness, OUR_NUMBER, startHarness, toneRatio, until } from './helpers/harness.ts';
 
 let h: Harness;

@@ -1,6 +1,6 @@
 // The same flows with AUDIO_EXECUTION=pool: converted frames come back from a worker thread after the push.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEchoAgent, type EchoAgent } from './helpers/echo-agent.ts';
+import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { CALLER, type Harness, OUR_NUMBER, startHarness, toneRatio, until } from './helpers/harness.ts';
 
 let h: Harness;

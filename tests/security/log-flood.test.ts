@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setRootLogger } from '../../src/log.ts';
-import { createEchoAgent } from '../plivo/helpers/echo-agent.ts';
+import { createEchoAgent } from '../../src/demo/echo-agent.ts';
 import { type Harness, startHarness } from '../plivo/helpers/harness.ts';
 import { openSocket } from '../plivo/helpers/ws.ts';
 

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mintStreamToken } from '../../src/plivo/stream-token.ts';
-import { createEchoAgent, type EchoAgent } from '../plivo/helpers/echo-agent.ts';
+import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { CALLER, type Harness, OUR_NUMBER, startHarness } from '../plivo/helpers/harness.ts';
 import { openSocket } from '../plivo/helpers/ws.ts';
 

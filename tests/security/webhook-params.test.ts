@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signV3 } from '../../src/plivo/signature.ts';
 import { mintTransferToken } from '../../src/plivo/stream-token.ts';
-import { createEchoAgent, type EchoAgent } from '../plivo/helpers/echo-agent.ts';
+import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { AUTH_TOKEN, CALLER, type Harness, OUR_NUMBER, startHarness, until } from '../plivo/helpers/harness.ts';
 
 let h: Harness;

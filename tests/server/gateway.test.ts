@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Reply } from '../../src/server/http.ts';
 import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
-import { createEchoAgent } from '../plivo/helpers/echo-agent.ts';
+import { createEchoAgent } from '../../src/demo/echo-agent.ts';
 import { CALLER, OUR_NUMBER, startHarness, until } from '../plivo/helpers/harness.ts';
 
 const getJson = async (url: string) => {

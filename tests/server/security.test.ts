@@ -6,7 +6,7 @@ import { mintStreamToken, mintTransferToken } from '../../src/plivo/stream-token
 import { signV3 } from '../../src/plivo/signature.ts';
 import { transferXmlUrl } from '../../src/plivo/transfer.ts';
 import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
-import { createEchoAgent, type EchoAgent } from '../plivo/helpers/echo-agent.ts';
+import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { AUTH_TOKEN, CALLER, type Harness, OUR_NUMBER, startHarness, until } from '../plivo/helpers/harness.ts';
 
 let h: Harness;

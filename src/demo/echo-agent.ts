@@ -1,4 +1,4 @@
-// A CallRouter for edge tests and the load benchmark: echoes the caller's audio back (16 kHz → 24 kHz), plays a
+// A CallRouter for edge tests, the edge load benchmark and the edge stack (src/demo/edge-stack.ts): echoes the caller's audio back (16 kHz → 24 kHz), plays a
 // tone per DTMF digit ('*' clears it: barge-in), and records everything the edge told it. Proves audio flows both ways without Gemini.
 import type {
   AnswerInfo,
@@ -9,7 +9,7 @@ import type {
   PhoneLeg,
   StreamEndReason,
   StreamStartInfo,
-} from '../../../src/contract/call.ts';
+} from '../contract/call.ts';
 
 export interface AgentCall {
   ctx: CallContext;
