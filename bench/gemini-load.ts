@@ -86,8 +86,7 @@ async function gatewayChild(): Promise<void> {
     { loadConfig },
     { emulatorEnv },
     { createAudioEngine },
-    { startGateway },
-    { CallManager },
+    { composeGateway },
     { createLiveSession },
     { createMemoryCallStore },
     { createPlivoRestClient },
@@ -99,8 +98,7 @@ async function gatewayChild(): Promise<void> {
     import('../src/config.ts'),
     import('../src/demo/emulator-env.ts'),
     import('../src/audio/engine.ts'),
-    import('../src/server/gateway.ts'),
-    import('../src/calls/call-manager.ts'),
+    import('../src/app.ts'),
     import('../src/gemini/live-session.ts'),
     import('../src/store/memory.ts'),
     import('../src/plivo/rest-client.ts'),
@@ -138,19 +136,23 @@ async function gatewayChild(): Promise<void> {
   let endedCalls = 0;
   const endReasons: Record<string, number> = {};
   let fatal = 0;
-  const manager = new CallManager({
+  // The production composition (src/app.ts), with the bench's observers and the emulator's Gemini URL.
+  const { gateway, calls } = await composeGateway({
     config,
-    store: createMemoryCallStore(),
+    audio: engine,
     plivoApi,
-    warmSessionTtlMs: 120_000,
-    latency: { interruptToClear: (_id, ms) => clearProc.record(ms * 1000) },
-    onCallEnded: (call) => {
-      endedCalls++;
-      const r = call.endReason ?? 'unknown';
-      endReasons[r] = (endReasons[r] ?? 0) + 1;
-    },
-    onEvent: (_id, e) => {
-      if (e.type === 'fatal') fatal++;
+    store: createMemoryCallStore(),
+    manager: {
+      warmSessionTtlMs: 120_000,
+      latency: { interruptToClear: (_id, ms) => clearProc.record(ms * 1000) },
+      onCallEnded: (call) => {
+        endedCalls++;
+        const r = call.endReason ?? 'unknown';
+        endReasons[r] = (endReasons[r] ?? 0) + 1;
+      },
+      onEvent: (_id, e) => {
+        if (e.type === 'fatal') fatal++;
+      },
     },
     // Timestamps where the gateway first sees each event: the session callbacks, before the call handles them.
     createSession: (cfg, opts) => {
@@ -182,7 +184,9 @@ async function gatewayChild(): Promise<void> {
       };
       return createLiveSession(cfg, { ...opts, events }, { baseUrl: geminiUrl });
     },
+    gateway: { publicUrl: (port) => `http://127.0.0.1:${port}`, defaultMetrics: false },
   });
+  const manager = calls.manager;
   // The turn's first playAudio frame handed to uWS, seen on the edge's probe channel (src/probes/channels.ts).
   subscribe(probes.playAudio.name, (m) => {
     const callId = (m as PlayAudioProbe).stream.callId;
@@ -191,14 +195,6 @@ async function gatewayChild(): Promise<void> {
       turnStartedAt.delete(callId);
       firstPlayProc.record((epoch() - t) * 1000);
     }
-  });
-  const gateway = await startGateway({
-    config,
-    router: manager,
-    audio: engine,
-    plivoApi,
-    publicUrl: (port) => `http://127.0.0.1:${port}`,
-    defaultMetrics: false,
   });
   // Enabled from the start: the ramp (answers, upgrades, Gemini connects) is where handshakes time out, so its
   // delays are reported on their own rather than reset away.
@@ -241,6 +237,7 @@ async function gatewayChild(): Promise<void> {
       void manager
         .close()
         .then(() => gateway.close())
+        .then(() => calls.close())
         .then(() => process.exit(0));
     }
   });

@@ -5,8 +5,7 @@ import { type Config, loadConfig } from './config.ts';
 import { ConfigError, errorMessage } from './errors.ts';
 import { childLogger, rootLogger } from './log.ts';
 import { plivoRestClientFromConfig } from './plivo/rest-client.ts';
-import { createCallSide } from './app.ts';
-import { startGateway } from './server/gateway.ts';
+import { composeGateway } from './app.ts';
 import { deletionCostFromConfig } from './k8s/deletion-cost.ts';
 
 async function main(): Promise<void> {
@@ -29,8 +28,7 @@ async function main(): Promise<void> {
   const { engine: audio, warning } = await createAudioEngine(config.audio);
   if (warning !== undefined) logger.warn({ backend: audio.backend }, warning);
   const plivoApi = plivoRestClientFromConfig(config);
-  const calls = createCallSide(config, plivoApi);
-  const gateway = await startGateway({ config, router: calls.router, audio, plivoApi, routes: calls.routes });
+  const { gateway, calls } = await composeGateway({ config, audio, plivoApi });
   // In a Kubernetes pod: keep this pod's deletion cost at its call count so scale-in removes idle pods first.
   const deletionCost = await deletionCostFromConfig(
     config.kubernetes,

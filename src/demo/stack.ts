@@ -5,10 +5,11 @@ import { createAudioEngine } from '../audio/engine.ts';
 import type { AudioEngine } from '../audio/types.ts';
 import type { Call } from '../calls/call.ts';
 import type { CallManagerOptions } from '../calls/call-manager.ts';
-import { CallManager } from '../calls/call-manager.ts';
-import type { CallRouter } from '../contract/call.ts';
+import type { CallManager } from '../calls/call-manager.ts';
 import { type Config, loadConfig } from '../config.ts';
 import { emulatorEnv } from './emulator-env.ts';
+import { freePort } from './free-port.ts';
+import { composeGateway } from '../app.ts';
 import {
   type GeminiLiveEmulator,
   type GeminiLiveEmulatorOptions,
@@ -17,11 +18,10 @@ import {
 import type { InboundCallOptions, SimulatedCall } from '../emulators/plivo/index.ts';
 import { type PlivoEmulatorOptions, startPlivoEmulator } from '../emulators/plivo/index.ts';
 import { createLiveSession, type LiveSessionTuning } from '../gemini/live-session.ts';
-import { createOperator, type Operator, type OperatorOptions } from '../operator/index.ts';
+import type { Operator, OperatorOptions } from '../operator/index.ts';
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
-import { Playground } from '../playground/index.ts';
-import { type Gateway, type GatewayOptions, startGateway } from '../server/gateway.ts';
-import { playgroundRoute } from '../playground/route.ts';
+import type { Playground } from '../playground/index.ts';
+import type { Gateway, GatewayOptions } from '../server/gateway.ts';
 import { createMemoryCallStore } from '../store/memory.ts';
 import type { CallStore } from '../store/types.ts';
 
@@ -75,17 +75,22 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     scenario: o.scenario,
   });
   const plivo = await startPlivoEmulator({ authId: AUTH_ID, authToken: AUTH_TOKEN, ...o.plivo });
-  const env = (publicUrl: string) =>
+  // Like production, the gateway knows its public URL before it listens (tools and transfer URLs read it).
+  const port = await freePort();
+  const publicUrl = `http://127.0.0.1:${port}`;
+  const config = loadConfig(
     emulatorEnv({
       SERVER_HOST: '127.0.0.1',
-      SERVER_PORT: '0',
+      SERVER_PORT: String(port),
       PUBLIC_URL: publicUrl,
       PLIVO_AUTH_ID: AUTH_ID,
       PLIVO_AUTH_TOKEN: AUTH_TOKEN,
       PLIVO_API_BASE_URL: plivo.restBaseUrl,
       DRAIN_TIMEOUT_S: '1',
+      ...(o.playground ? { PLAYGROUND: 'true' } : {}),
       ...o.env,
-    });
+    }),
+  );
   const { engine: audio } = await createAudioEngine({ backend: 'auto', execution: 'inline', poolThreads: 1 });
   const plivoApi = createPlivoRestClient({
     authId: AUTH_ID,
@@ -95,68 +100,28 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
     maxRetries: 2,
     baseBackoffMs: 5,
   });
-  const store = createMemoryCallStore();
   const ended = new Map<string, Call>();
   const endWaiters = new Map<string, Array<(c: Call) => void>>();
-
-  // The public URL (and so the config the tools see) is known only once the gateway listens on its port 0.
-  let manager: CallManager | undefined;
-  const live = (): CallManager => {
-    if (!manager) throw new Error('call manager not ready');
-    return manager;
-  };
-  // The operator needs no public URL at creation (it takes the gateway's when its routes are mounted).
-  const operator = createOperator({ config: loadConfig(env('http://127.0.0.1:8000')), store, ...o.operator });
-  const inner: CallRouter = {
-    onAnswer: (info, base) => live().onAnswer(info, base),
-    attachStream: (ctx, leg, start) => live().attachStream(ctx, leg, start),
-    onHangup: (info) => live().onHangup(info),
-    onCallback: (kind, params) => live().onCallback(kind, params),
-    migrateCalls: (urlFor) => live().migrateCalls(urlFor),
-    activeCalls: () => manager?.activeCalls() ?? 0,
-    close: async () => manager?.close(),
-  };
-  const router = operator.wrapRouter(inner);
   const callEnded = (call: Call) => {
-    operator.callEnded(call.recordId, call.ctx.callId, call.moved);
     ended.set(call.ctx.callId, call);
     for (const w of endWaiters.get(call.ctx.callId) ?? []) w(call);
     endWaiters.delete(call.ctx.callId);
     o.manager?.onCallEnded?.(call);
   };
-  const preConfig = loadConfig(env('http://127.0.0.1:8000'));
-  // The playground needs only what the public URL does not change (token secret, Gemini, tools).
-  const playground = o.playground
-    ? new Playground({
-        config: preConfig,
-        store,
-        createSession: (cfg, opts) =>
-          createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200, ...o.session }),
-        timing: o.manager?.timing,
-        onEvent: o.manager?.onEvent,
-        onCallEnded: callEnded,
-      })
-    : undefined;
-  const gateway = await startGateway({
-    config: preConfig,
-    router: playground ? playground.wrapRouter(router) : router,
+  // The same composition as src/main.ts, pointed at the emulator with short backoffs.
+  const { gateway, calls } = await composeGateway({
+    config,
     audio,
     plivoApi,
-    publicUrl: (port) => `http://127.0.0.1:${port}`,
-    defaultMetrics: false,
-    ...o.gateway,
-    routes: [...(o.gateway?.routes ?? []), operator.routes, ...(playground ? [playgroundRoute(playground)] : [])],
-  });
-  const config = loadConfig(env(gateway.publicUrl));
-  manager = new CallManager({
-    config,
-    store,
-    plivoApi,
+    store: createMemoryCallStore(),
     createSession: (cfg, opts) =>
       createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200, ...o.session }),
-    ...o.manager,
-    onCallEnded: callEnded,
+    manager: { ...o.manager, onCallEnded: callEnded },
+    operator: o.operator,
+    playground: { timing: o.manager?.timing, onEvent: o.manager?.onEvent, onCallEnded: callEnded },
+    gateway: { defaultMetrics: false, ...o.gateway },
   });
+  const { manager, operator, store, playground } = calls;
   const base = gateway.publicUrl;
   let closing: Promise<void> | undefined;
   return {
@@ -196,12 +161,11 @@ export async function startLocalStack(o: LocalStackOptions): Promise<LocalStack>
       closing ??= (async () => {
         await plivo.close();
         await playground?.close();
-        await manager?.close();
+        await manager.close();
         await gateway.close();
-        await operator.close();
+        await calls.close();
         await gemini.close();
         await audio.close();
-        await store.close();
       })();
       return closing;
     },
