@@ -1,5 +1,6 @@
 // Per-stream converters on the calling thread (AUDIO_EXECUTION=inline), plus the factory that picks inline or the
-// piscina pool. Every converter preallocates its scratch and frame buffers: push() allocates nothing when the
+// piscina pool. The frame is validated once, here where it enters (push); the kernels are then called through
+// their unchecked entry with buffers this file sized itself (src/audio/kernels.ts). Every converter preallocates its scratch and frame buffers: push() allocates nothing when the
 // phone sends 20 ms frames (the normal case); only oversized chunks are split through subarray views.
 import { GatewayError, InvalidStateError } from '../errors.ts';
 import type { Config } from '../config.ts';
@@ -87,18 +88,18 @@ class InlineUplink implements UplinkConverter {
     if (this.kernel) {
       // Fast path: a whole 20 ms μ-law frame lands directly in the frame buffer.
       if (this.filled === 0 && chunk.length * 2 === UP_FRAME) {
-        this.kernel.process(chunk, this.frame);
+        this.kernel.processChecked(chunk, this.frame);
         this.onFrame(this.frame);
         return;
       }
-      this.emit(this.kernel.process(chunk, this.converted));
+      this.emit(this.kernel.processChecked(chunk, this.converted));
       return;
     }
     const n = chunk.length >> 1;
     if (this.resampler) {
       readL16(chunk, 0, n, this.samples);
       // The resampler takes the whole samples buffer; process only the first n via a per-converter view cache.
-      this.emit(this.resampler.process(this.view(n), this.converted));
+      this.emit(this.resampler.processChecked(this.view(n), this.converted));
       return;
     }
     readL16(chunk, 0, n, this.converted);
@@ -160,8 +161,8 @@ class InlineDownlink implements DownlinkConverter {
     for (let start = 0; start < pcm24k.length; start += MAX_CHUNK_IN) {
       const end = Math.min(pcm24k.length, start + MAX_CHUNK_IN);
       const chunk = start === 0 && end === pcm24k.length ? pcm24k : pcm24k.subarray(start, end);
-      if (this.kernel) this.emitBytes(this.kernel.process(chunk, this.ulaw));
-      else this.emitL16(this.resampler!.process(chunk, this.pcm));
+      if (this.kernel) this.emitBytes(this.kernel.processChecked(chunk, this.ulaw));
+      else this.emitL16(this.resampler!.processChecked(chunk, this.pcm));
     }
   }
 

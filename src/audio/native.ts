@@ -10,10 +10,10 @@ import {
   COEF_SPLIT,
   checkRate,
   designPolyphase,
-  maxOutputFor,
   PHASE_ALIGN,
   type PolyphaseDesign,
 } from './design.ts';
+import { KernelDownlink, KernelResampler, KernelUplink, type PolyphaseImpl } from './kernels.ts';
 import { PassthroughResampler } from './passthrough.ts';
 import type { AudioBackend, DownlinkKernel, Resampler, UplinkKernel } from './types.ts';
 import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
@@ -31,13 +31,6 @@ export const DEFAULT_ADDON_PATH = join(
   'gateway_dsp.node',
 );
 
-interface NativePolyphase {
-  pcm(input: Int16Array, out: Int16Array): number;
-  ulawIn(input: Uint8Array, out: Int16Array): number;
-  ulawOut(input: Int16Array, out: Uint8Array): number;
-  reset(): void;
-}
-
 interface NativeAddon {
   abiVersion: number;
   blockSize: number;
@@ -46,81 +39,7 @@ interface NativeAddon {
   coefSplit: number;
   ulawDecode(input: Uint8Array, out: Int16Array): void;
   ulawEncode(input: Int16Array, out: Uint8Array): void;
-  Polyphase: new (
-    up: number,
-    down: number,
-    history: number,
-    coefs: Float64Array,
-    phases: Int32Array,
-  ) => NativePolyphase;
-}
-
-function makePolyphase(addon: NativeAddon, d: PolyphaseDesign): NativePolyphase {
-  return new addon.Polyphase(d.up, d.down, d.history, d.coefs, d.phases);
-}
-
-class NativeResampler implements Resampler {
-  readonly inRate: number;
-  readonly outRate: number;
-  readonly delaySamples: number;
-  private readonly up: number;
-  private readonly down: number;
-  private readonly impl: NativePolyphase;
-  constructor(addon: NativeAddon, design: PolyphaseDesign) {
-    this.inRate = design.inRate;
-    this.outRate = design.outRate;
-    this.delaySamples = design.delaySamples;
-    this.up = design.up;
-    this.down = design.down;
-    this.impl = makePolyphase(addon, design);
-  }
-  maxOutput(inputLength: number): number {
-    return maxOutputFor(inputLength, this.up, this.down);
-  }
-  process(input: Int16Array, out: Int16Array): number {
-    assertInt16('input', input);
-    assertInt16('out', out);
-    assertCapacity('out', out.length, this.maxOutput(input.length));
-    return this.impl.pcm(input, out);
-  }
-  reset(): void {
-    this.impl.reset();
-  }
-}
-
-class NativeUplink implements UplinkKernel {
-  private readonly impl: NativePolyphase;
-  constructor(addon: NativeAddon) {
-    this.impl = makePolyphase(addon, designPolyphase(8000, AGENT_INPUT_RATE));
-  }
-  process(ulaw: Uint8Array, out: Int16Array): number {
-    assertUint8('ulaw', ulaw);
-    assertInt16('out', out);
-    assertCapacity('out', out.length, ulaw.length * 2);
-    return this.impl.ulawIn(ulaw, out);
-  }
-  reset(): void {
-    this.impl.reset();
-  }
-}
-
-class NativeDownlink implements DownlinkKernel {
-  private readonly impl: NativePolyphase;
-  constructor(addon: NativeAddon) {
-    this.impl = makePolyphase(addon, designPolyphase(AGENT_OUTPUT_RATE, 8000));
-  }
-  maxOutput(inputLength: number): number {
-    return maxOutputFor(inputLength, 1, 3);
-  }
-  process(pcm24k: Int16Array, out: Uint8Array): number {
-    assertInt16('pcm24k', pcm24k);
-    assertUint8('out', out);
-    assertCapacity('out', out.length, this.maxOutput(pcm24k.length));
-    return this.impl.ulawOut(pcm24k, out);
-  }
-  reset(): void {
-    this.impl.reset();
-  }
+  Polyphase: new (up: number, down: number, history: number, coefs: Float64Array, phases: Int32Array) => PolyphaseImpl;
 }
 
 /**
@@ -138,6 +57,9 @@ export function loadNativeBackend(path: string = DEFAULT_ADDON_PATH): AudioBacke
         `expected ${want.join(', ')})`,
     );
   }
+  // The addon's Polyphase object already has the shape the shared wrappers take (src/audio/kernels.ts).
+  const polyphase = (d: PolyphaseDesign): PolyphaseImpl =>
+    new addon.Polyphase(d.up, d.down, d.history, d.coefs, d.phases);
   return Object.freeze({
     name: 'native' as const,
     ulawDecode(input: Uint8Array, out: Int16Array): void {
@@ -154,9 +76,9 @@ export function loadNativeBackend(path: string = DEFAULT_ADDON_PATH): AudioBacke
     },
     createResampler(inRate: number, outRate: number): Resampler {
       if (inRate === outRate) return new PassthroughResampler(checkRate('inRate', inRate));
-      return new NativeResampler(addon, designPolyphase(inRate, outRate));
+      return new KernelResampler(polyphase, designPolyphase(inRate, outRate));
     },
-    createUplink: (): UplinkKernel => new NativeUplink(addon),
-    createDownlink: (): DownlinkKernel => new NativeDownlink(addon),
+    createUplink: (): UplinkKernel => new KernelUplink(polyphase, AGENT_INPUT_RATE),
+    createDownlink: (): DownlinkKernel => new KernelDownlink(polyphase, AGENT_OUTPUT_RATE),
   });
 }

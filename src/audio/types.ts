@@ -18,6 +18,8 @@ export interface Resampler {
   readonly delaySamples: number;
   maxOutput(inputLength: number): number;
   process(input: Int16Array, out: Int16Array): number;
+  /** `process` without argument checks, for a caller that checked at its own boundary (src/audio/engine.ts). */
+  processChecked(input: Int16Array, out: Int16Array): number;
   reset(): void;
 }
 
@@ -36,12 +38,16 @@ export interface AudioBackend {
 
 export interface UplinkKernel {
   process(ulaw: Uint8Array, out: Int16Array): number;
+  /** `process` without argument checks (see Resampler.processChecked). */
+  processChecked(ulaw: Uint8Array, out: Int16Array): number;
   reset(): void;
 }
 
 export interface DownlinkKernel {
   maxOutput(inputLength: number): number;
   process(pcm24k: Int16Array, out: Uint8Array): number;
+  /** `process` without argument checks (see Resampler.processChecked). */
+  processChecked(pcm24k: Int16Array, out: Uint8Array): number;
   reset(): void;
 }
 
