@@ -113,6 +113,8 @@ export class PlivoStream implements PhoneLeg, Pumpable {
   readonly ctx: CallContext;
   private readonly transport: StreamTransport;
   private readonly audio: AudioEngine;
+  /** Inside downlink.push()/flush(): frames enqueued now are paced by the caller once it returns. */
+  private pushing = false;
   private readonly router: Pick<CallRouter, 'attachStream'>;
   private readonly pacer: Pacer;
   private readonly stats: EdgeStats;
@@ -433,7 +435,15 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     const sampled = --this.stats.downlinkCountdown <= 0;
     const t0 = sampled ? performance.now() : 0;
     this.pushedSamples += pcm24k.length;
-    this.downlink!.push(pcm24k);
+    // The downlink in one flow: convert (frames land in the ring through enqueue), then pace and send what the
+    // lead allows, corked into one write (pump → sendAhead).
+    this.pushing = true;
+    try {
+      this.downlink!.push(pcm24k);
+    } finally {
+      this.pushing = false;
+    }
+    if (this.count > 0) this.pacer.wake(this);
     if (sampled) {
       this.stats.downlinkCountdown = this.stats.sampleEvery;
       this.stats.observe('downlink', (performance.now() - t0) * 1000);
@@ -442,7 +452,13 @@ export class PlivoStream implements PhoneLeg, Pumpable {
 
   flushAgentAudio(): void {
     if (this.state !== STREAMING) return;
-    this.downlink!.flush();
+    this.pushing = true;
+    try {
+      this.downlink!.flush();
+    } finally {
+      this.pushing = false;
+    }
+    if (this.count > 0) this.pacer.wake(this);
     if (probes.agentTurnEnd.hasSubscribers) publishStreamEvent('agentTurnEnd', this, this.pacer.now());
   }
 
@@ -549,7 +565,9 @@ export class PlivoStream implements PhoneLeg, Pumpable {
     this.ring.set(frame, slot * this.frameSize);
     this.count++;
     this.enqueuedTotal++;
-    this.pacer.wake(this);
+    // Inline DSP: the frames of one push land here during playAgentAudio, which then paces them once. A converter
+    // that delivers later (the piscina pool) calls in from its own completion: then only this can wake the pacer.
+    if (!this.pushing) this.pacer.wake(this);
   }
 
   private grow(): boolean {
@@ -573,13 +591,17 @@ export class PlivoStream implements PhoneLeg, Pumpable {
       return this.stalled(now);
     }
     this.stallSince = 0;
-    const lead = this.pacer.leadMs;
-    if (this.count > 0 && this.playEnd - now < lead) {
-      this.transport.cork(() => this.sendAhead(now, lead));
+    if (this.count > 0 && this.playEnd - now < this.pacer.leadMs) {
+      this.corkNow = now;
+      this.transport.cork(this.sendAheadCorked);
     }
     if (this.markers.length > 0) this.sendDueMarkers();
     return this.count > 0;
   }
+
+  /** Bound once: pump() corks this every tick, and a closure per call would be garbage every 10 ms per stream. */
+  private readonly sendAheadCorked = (): void => this.sendAhead(this.corkNow, this.pacer.leadMs);
+  private corkNow = 0;
 
   private sendAhead(now: number, lead: number): void {
     const writer = this.writer!;
