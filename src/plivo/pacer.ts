@@ -31,8 +31,10 @@ export class Pacer {
   readonly now: () => number;
   private readonly active = new Set<Pumpable>();
   private timer: NodeJS.Timeout | undefined;
-  /** Largest gap between two ticks seen since the last read (ms), to spot event-loop stalls. */
+  /** Largest gap between two ticks seen since the last read (ms), to spot event-loop stalls (benches reset it). */
   maxTickGapMs = 0;
+  /** The same since the last `takeMaxIntervalMs()` (the /metrics scrape), kept apart so benches and scrapes agree. */
+  private maxIntervalMs = 0;
   private lastTick = 0;
 
   constructor(o: PacerOptions = {}) {
@@ -67,11 +69,22 @@ export class Pacer {
     const now = this.now();
     const gap = now - this.lastTick;
     if (gap > this.maxTickGapMs) this.maxTickGapMs = gap;
+    if (gap > this.maxIntervalMs) this.maxIntervalMs = gap;
     this.lastTick = now;
     for (const s of this.active) {
       if (!s.pump(now)) this.active.delete(s);
     }
     if (this.active.size === 0) this.stop();
+  }
+
+  /**
+   * The longest interval between two ticks since the previous call, then reset: paced agent audio flows only when
+   * this timer runs, so an interval well above tickMs + leadMs is a gap the caller heard.
+   */
+  takeMaxIntervalMs(): number {
+    const v = this.maxIntervalMs;
+    this.maxIntervalMs = 0;
+    return v;
   }
 
   stop(): void {

@@ -79,6 +79,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const metrics = createGatewayMetrics({
     stats,
     activeCalls: () => safeActiveCalls(router),
+    pacerMaxIntervalMs: () => pacer.takeMaxIntervalMs(),
     defaultMetrics: opts.defaultMetrics,
   });
   const limits: StreamLimits = {

@@ -43,12 +43,27 @@ function scrapedCounter(
 export function createGatewayMetrics(o: {
   stats: EdgeStats;
   activeCalls: () => number;
+  /** The pacer's longest tick interval since the last scrape, ms (Pacer.takeMaxIntervalMs). */
+  pacerMaxIntervalMs?: () => number;
   defaultMetrics?: boolean;
 }): GatewayMetrics {
   const registry = new client.Registry();
   if (o.defaultMetrics !== false) client.collectDefaultMetrics({ register: registry });
   const { stats } = o;
 
+  const pacerMax = o.pacerMaxIntervalMs;
+  if (pacerMax) {
+    new client.Gauge({
+      name: 'gateway_pacer_max_interval_seconds',
+      help:
+        'Longest interval between two ticks of the agent-audio pacer since the previous scrape (normal: about 0.01). ' +
+        'Paced audio flows only when it ticks: an interval above ~0.07 s is a gap callers heard (event-loop stall)',
+      registers: [registry],
+      collect() {
+        this.set(pacerMax() / 1000);
+      },
+    });
+  }
   new client.Gauge({
     name: 'gateway_active_calls',
     help: 'Calls in progress on this replica (as reported by the call router)',

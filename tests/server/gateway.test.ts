@@ -72,6 +72,8 @@ describe('gateway', () => {
       expect(m).toMatch(/gateway_drain_deadline_calls_total\{outcome="migrated"\} 0/);
       expect(m).toMatch(/gateway_drain_deadline_calls_total\{outcome="hung_up"\} 0/);
       expect(m).toMatch(/gateway_call_setup_failures_total\{reason="gemini-connect"\} \d+/);
+      // The pacer's worst tick interval since the last scrape (0 here: the echo's frames leave at once on wake).
+      expect(m).toMatch(/gateway_pacer_max_interval_seconds [\d.e-]+/);
       await call.hangup();
     } finally {
       await h.close();
