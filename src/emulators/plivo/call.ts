@@ -1,5 +1,6 @@
 // One simulated phone call as Plivo runs it: answer webhook, XML, the audio stream (Plivo's side of the WebSocket
-// protocol, with a real-time playback model for what the gateway plays), and the hangup callback.
+// protocol, with a real-time playback model for what the gateway plays), and the hangup callback. This file is the
+// behaviour; the messages are in stream-wire.ts (pure), the fault knobs in faults.ts, playback in playback.ts.
 import { randomUUID } from 'node:crypto';
 import { callLogger, type Logger } from '../../log.ts';
 import {
@@ -20,6 +21,22 @@ import { type SignatureMode, signatureHeaders } from './signature.ts';
 import type { AudioSource, CallStatus, PlayedChunk, ReceivedEvent, SimulatedCall, StreamEnd } from './types.ts';
 import { ulawDecode, ulawEncode } from './ulaw.ts';
 import { callWebhook } from './webhook.ts';
+import { EventLog } from './event-log.ts';
+import { pauseReading, resumeReading, sendRaw } from './faults.ts';
+import {
+  clearedAudioMessage,
+  DTMF_DIGIT,
+  decodeGatewayMessage,
+  dtmfMessage,
+  type MediaFraming,
+  mediaFraming,
+  mediaMessage,
+  playedStreamMessage,
+  type StreamIds,
+  startMessage,
+  stopMessage,
+  streamIdProblem,
+} from './stream-wire.ts';
 import { WebSocketClient, type WsClient, WS_OPEN } from './ws-client.ts';
 import { findAll, parseXml, type XmlElement } from './xml.ts';
 
@@ -55,24 +72,13 @@ interface Segment {
   done: () => void;
 }
 
-interface Waiter {
-  event: string;
-  predicate: ((msg: unknown) => boolean) | undefined;
-  resolve: (e: ReceivedEvent) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
-
 const MAX_CATCHUP_FRAMES = 25;
 const MAX_LAG_MS = 1000;
 /** Plivo buffers about 40 s of media for a slow consumer; beyond that we drop frames rather than grow without bound. */
 const MAX_SEND_BUFFER = 40 * 50 * 700;
-const MAX_MESSAGE_BYTES = 64 * 1024;
 const MAX_ERRORS = 1000;
-const MAX_RECEIVED = 200_000;
 const CONNECT_ATTEMPTS = 3;
 const CONNECT_RETRY_MS = 100;
-const DTMF = /^[0-9*#A-D]$/;
 
 export class PlivoCall implements SimulatedCall, Ticking {
   readonly callUuid: string;
@@ -86,7 +92,10 @@ export class PlivoCall implements SimulatedCall, Ticking {
   streamId: string | undefined;
   streamAttributes: Record<string, string> = {};
   upgradeStatus: number | undefined;
-  readonly received: ReceivedEvent[] = [];
+  private readonly events = new EventLog();
+  get received(): ReceivedEvent[] {
+    return this.events.received;
+  }
   readonly errors: string[] = [];
   hangupParams: Record<string, string> | undefined;
   transferXml: string | undefined;
@@ -128,7 +137,6 @@ export class PlivoCall implements SimulatedCall, Ticking {
   private readonly segments: Segment[] = [];
   private readonly playback: Playback;
   private readonly sendPlayedBound = (name: string) => this.sendPlayed(name);
-  private waiters: Waiter[] = [];
   private finished = false;
   private transferring = false;
   /** Bumped when a transfer replaces the running XML: the old run stops where it is (it never hangs up). */
@@ -139,8 +147,7 @@ export class PlivoCall implements SimulatedCall, Ticking {
   private readonly timers = new Set<NodeJS.Timeout>();
   private startedAt = new Date();
   private answeredAt: Date | undefined;
-  private mediaHead = '';
-  private mediaTail = '';
+  private framing: MediaFraming = { head: '', tail: '' };
   private resolveEnded!: (e: StreamEnd) => void;
   private resolveCompleted!: () => void;
   private resolveReady!: () => void;
@@ -487,21 +494,16 @@ export class PlivoCall implements SimulatedCall, Ticking {
     ws.on('error', (err) => this.error(`stream socket error: ${err.message}`));
     ws.on('close', (code, reason) => this.onClose(code, reason.toString()));
     this.streamEpoch = Date.now();
-    const eh = JSON.stringify(this.extraHeaders);
-    this.mediaHead = `,"streamId":"${this.streamId}","media":{"track":"inbound","timestamp":"`;
-    this.mediaTail = `"},"extra_headers":${eh}}`;
-    this.sendJson({
-      event: 'start',
-      sequenceNumber: ++this.seq,
-      start: {
-        callId: this.callUuid,
-        streamId: this.streamId,
-        accountId: this.ctx.authId,
-        tracks: track === 'both' ? ['inbound', 'outbound'] : [track],
-        mediaFormat: { encoding: this.fmt.encoding, sampleRate: this.fmt.sampleRate },
-      },
-      extra_headers: this.extraHeaders,
-    });
+    this.framing = mediaFraming(this.streamId, this.extraHeaders);
+    this.sendText(
+      startMessage(
+        ++this.seq,
+        this.ids(),
+        track === 'both' ? ['inbound', 'outbound'] : [track],
+        this.fmt,
+        this.extraHeaders,
+      ),
+    );
     this.streaming = true;
     this.nextFrameAt = performance.now() + FRAME_MS;
     this.playback.fmt = this.fmt;
@@ -528,10 +530,7 @@ export class PlivoCall implements SimulatedCall, Ticking {
     this.streaming = false;
     this.ctx.clock.remove(this);
     for (const s of this.segments.splice(0)) s.done();
-    for (const w of this.waiters.splice(0)) {
-      clearTimeout(w.timer);
-      w.reject(new Error(`stream ended before a "${w.event}" event arrived`));
-    }
+    this.events.failWaiters();
   }
 
   /** Sends `stop` and closes the socket; resolves when it is closed. */
@@ -543,13 +542,7 @@ export class PlivoCall implements SimulatedCall, Ticking {
     }
     this.closingBy = by;
     if (ws.readyState === WS_OPEN) {
-      this.sendJson({
-        event: 'stop',
-        sequenceNumber: ++this.seq,
-        streamId: this.streamId,
-        stop: { callId: this.callUuid, streamId: this.streamId, reason },
-        extra_headers: this.extraHeaders,
-      });
+      this.sendText(stopMessage(++this.seq, this.ids(), reason, this.extraHeaders));
       ws.close(code, reason);
     } else {
       ws.terminate();
@@ -616,9 +609,7 @@ export class PlivoCall implements SimulatedCall, Ticking {
       }
       this.chunk++;
       const ts = this.streamEpoch + (this.chunk - 1) * FRAME_MS;
-      ws.send(
-        `{"event":"media","sequenceNumber":${++this.seq}${this.mediaHead}${ts}","chunk":${this.chunk},"payload":"${payload}${this.mediaTail}`,
-      );
+      ws.send(mediaMessage(this.framing, ++this.seq, ts, this.chunk, payload));
       this.stats.mediaSent++;
     }
     // Late frames go out late (in a burst, like a jittery network), but past a second behind the host is overloaded:
@@ -643,58 +634,38 @@ export class PlivoCall implements SimulatedCall, Ticking {
     return this.setup.idleMedia === 'silence' ? silenceFrame(this.fmt) : undefined;
   }
 
-  private sendJson(msg: unknown): void {
+  private sendText(message: string): void {
     const ws = this.ws;
-    if (ws && ws.readyState === WS_OPEN) ws.send(JSON.stringify(msg));
+    if (ws && ws.readyState === WS_OPEN) ws.send(message);
+  }
+
+  private ids(): StreamIds {
+    return { callId: this.callUuid, streamId: this.streamId ?? '', accountId: this.ctx.authId };
   }
 
   private sendPlayed(name: string): void {
-    this.sendJson({ event: 'playedStream', sequenceNumber: ++this.seq, streamId: this.streamId, name });
+    this.sendText(playedStreamMessage(++this.seq, this.streamId ?? '', name));
   }
 
   private onMessage(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
     const at = performance.now();
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    if (isBinary) {
-      this.error(`binary frame from the gateway (${buf.length} bytes)`);
-      this.record({ event: '#binary', at, msg: buf });
+    const m = decodeGatewayMessage(data, isBinary);
+    if (m.kind !== 'event') {
+      this.error(m.problem);
+      this.record({
+        event: m.kind === 'binary' ? '#binary' : '#invalid',
+        at,
+        msg: m.kind === 'binary' ? m.bytes : m.raw,
+      });
       return;
     }
-    if (buf.length > MAX_MESSAGE_BYTES) this.error(`message over 64 KB (${buf.length} bytes)`);
-    let msg: unknown;
-    try {
-      msg = JSON.parse(buf.toString('utf8'));
-    } catch {
-      this.error(`bad JSON from the gateway: ${buf.toString('utf8', 0, 80)}`);
-      this.record({ event: '#invalid', at, msg: buf.toString('utf8') });
-      return;
-    }
-    if (!isObject(msg) || typeof msg.event !== 'string') {
-      this.error('message without an "event" string');
-      this.record({ event: '#invalid', at, msg });
-      return;
-    }
-    const event = msg.event;
+    for (const problem of m.problems) this.error(problem);
+    const { event, msg } = m;
     if (event !== 'playAudio' || this.setup.recordPlayed) this.record({ event, at, msg });
-    switch (event) {
-      case 'playAudio':
-        this.onPlayAudio(msg, at);
-        break;
-      case 'checkpoint':
-        this.onCheckpoint(msg, at);
-        break;
-      case 'clearAudio':
-        this.onClearAudio(msg, at);
-        break;
-      case 'sendDTMF':
-        if (typeof msg.dtmf !== 'string' || !/^[0-9*#A-D]+$/.test(msg.dtmf)) {
-          this.error(`sendDTMF with invalid digits ${JSON.stringify(msg.dtmf)}`);
-        }
-        break;
-      default:
-        this.error(`unknown event "${event}"`);
-    }
-    if (event === 'playAudio' && !this.setup.recordPlayed) this.notifyWaiters({ event, at, msg });
+    if (event === 'playAudio') this.onPlayAudio(msg, at);
+    else if (event === 'checkpoint') this.onCheckpoint(msg, at);
+    else if (event === 'clearAudio') this.onClearAudio(msg, at);
+    if (event === 'playAudio' && !this.setup.recordPlayed) this.events.notify({ event, at, msg });
   }
 
   private onPlayAudio(msg: Record<string, unknown>, at: number): void {
@@ -716,34 +687,18 @@ export class PlivoCall implements SimulatedCall, Ticking {
   private onClearAudio(msg: Record<string, unknown>, at: number): void {
     if (!this.checkStreamId(msg, 'clearAudio')) return;
     this.playback.clear(at);
-    this.sendJson({ event: 'clearedAudio', sequenceNumber: ++this.seq, streamId: this.streamId });
+    this.sendText(clearedAudioMessage(++this.seq, this.streamId ?? ''));
   }
 
   private checkStreamId(msg: Record<string, unknown>, event: string): boolean {
-    if (msg.streamId === undefined) {
-      this.error(`${event} without streamId`);
-      return true;
-    }
-    if (msg.streamId !== this.streamId) {
-      this.error(`${event} for unknown streamId ${JSON.stringify(msg.streamId)}`);
-      return false;
-    }
-    return true;
+    const p = streamIdProblem(msg, event, this.streamId);
+    if (p === undefined) return true;
+    this.error(p.problem);
+    return p.act;
   }
 
   private record(e: ReceivedEvent): void {
-    if (this.received.length < MAX_RECEIVED) this.received.push(e);
-    this.notifyWaiters(e);
-  }
-
-  private notifyWaiters(e: ReceivedEvent): void {
-    if (this.waiters.length === 0) return;
-    this.waiters = this.waiters.filter((w) => {
-      if (w.event !== e.event || (w.predicate && !w.predicate(e.msg))) return true;
-      clearTimeout(w.timer);
-      w.resolve(e);
-      return false;
-    });
+    this.events.record(e);
   }
 
   error(text: string): void {
@@ -768,46 +723,28 @@ export class PlivoCall implements SimulatedCall, Ticking {
   sendDtmf(digits: string): void {
     if (!this.streaming || !this.ws) throw new Error('the call has no open stream');
     for (const d of digits) {
-      if (!DTMF.test(d)) throw new Error(`invalid DTMF digit "${d}"`);
-      this.sendJson({
-        event: 'dtmf',
-        sequenceNumber: ++this.seq,
-        streamId: this.streamId,
-        dtmf: { track: 'inbound', digit: d, timestamp: String(Date.now()) },
-        extra_headers: this.extraHeaders,
-      });
+      if (!DTMF_DIGIT.test(d)) throw new Error(`invalid DTMF digit "${d}"`);
+      this.sendText(dtmfMessage(++this.seq, this.streamId ?? '', d, this.extraHeaders));
     }
   }
 
+  // Fault injection (src/emulators/plivo/faults.ts).
+
   sendRaw(data: string | Uint8Array, opts: { binary?: boolean } = {}): void {
-    const ws = this.ws;
-    if (!ws || ws.readyState !== WS_OPEN) throw new Error('the call has no open stream');
-    ws.send(opts.binary && typeof data === 'string' ? Buffer.from(data) : data, { binary: opts.binary ?? false });
+    sendRaw(this.ws, data, opts);
   }
 
   pauseReading(): void {
-    this.ws?.pause();
+    pauseReading(this.ws);
   }
 
   resumeReading(): void {
-    this.ws?.resume();
+    resumeReading(this.ws);
   }
 
   waitForEvent(event: string, predicate?: (msg: unknown) => boolean, timeoutMs = 5000): Promise<ReceivedEvent> {
-    const seen = this.received.find((e) => e.event === event && (!predicate || predicate(e.msg)));
-    if (seen) return Promise.resolve(seen);
-    if (this.ws && !this.streaming && this.closingBy) {
-      return Promise.reject(new Error(`stream ended before a "${event}" event arrived`));
-    }
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter);
-        const got = [...new Set(this.received.map((e) => e.event))].join(', ') || 'nothing';
-        reject(new Error(`no "${event}" event within ${timeoutMs} ms (received: ${got})`));
-      }, timeoutMs);
-      const waiter: Waiter = { event, predicate, resolve, reject, timer };
-      this.waiters.push(waiter);
-    });
+    const ended = this.ws !== undefined && !this.streaming && this.closingBy !== undefined;
+    return this.events.waitFor(event, predicate, timeoutMs, ended);
   }
 
   playedPcm(): { samples: Int16Array; sampleRate: number } {
@@ -836,7 +773,3 @@ export class PlivoCall implements SimulatedCall, Ticking {
 }
 
 function noop(): void {}
-
-function isObject(x: unknown): x is Record<string, unknown> {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
