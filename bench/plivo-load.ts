@@ -11,8 +11,8 @@ import { fork } from 'node:child_process';
 import { subscribe } from 'node:diagnostics_channel';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { childStdio } from './report.ts';
 import type { StreamProbe } from '../src/probes/channels.ts';
+import { childStdio } from './report.ts';
 import type { BenchRow, BenchSuite } from './types.ts';
 
 const SELF = fileURLToPath(import.meta.url);

@@ -6,10 +6,10 @@ import { loadAudioBackend } from '../src/audio/backend.ts';
 import { designPolyphase } from '../src/audio/design.ts';
 import { analyseDesign } from '../src/audio/design-response.ts';
 import type { AudioBackend } from '../src/audio/types.ts';
-import { round } from './stats.ts';
-import type { BenchRow, BenchSuite } from './types.ts';
 // The same windowed single-bin measurement the tests assert with, so bench and tests cannot disagree.
 import { RATE_PAIRS as PAIRS, toneAmplitude } from './signal.ts';
+import { round } from './stats.ts';
+import type { BenchRow, BenchSuite } from './types.ts';
 
 function run(b: AudioBackend, inRate: number, outRate: number, f: number, amp: number, seconds: number) {
   const n = Math.round(inRate * seconds);

@@ -6,6 +6,11 @@ import { mkdir } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { setRootLogger } from '../src/log.ts';
+import { dspSuite } from './dsp.ts';
+import { geminiLoadSuite } from './gemini-load.ts';
+import { plivoLoadSuite } from './plivo-load.ts';
+import { poolSuite } from './pool.ts';
+import { qualitySuite } from './quality.ts';
 import {
   type BenchResults,
   benchLogFd,
@@ -18,11 +23,6 @@ import {
   type SuiteOutcome,
   writeResults,
 } from './report.ts';
-import { dspSuite } from './dsp.ts';
-import { geminiLoadSuite } from './gemini-load.ts';
-import { plivoLoadSuite } from './plivo-load.ts';
-import { poolSuite } from './pool.ts';
-import { qualitySuite } from './quality.ts';
 import type { BenchSuite } from './types.ts';
 
 const SUITES: readonly { key: string; suite: BenchSuite }[] = [

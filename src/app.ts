@@ -6,14 +6,14 @@
 import type { AudioEngine } from './audio/types.ts';
 import type { Call, SessionFactory } from './calls/call.ts';
 import { CallManager, type CallManagerOptions } from './calls/call-manager.ts';
-import type { CallRouter } from './contract/call.ts';
 import type { Config } from './config.ts';
+import type { CallRouter } from './contract/call.ts';
 import { createLiveSession } from './gemini/live-session.ts';
 import { createOperator, type Operator, type OperatorOptions } from './operator/index.ts';
 import { createOutbound, type Outbound } from './outbound/index.ts';
-import type { PlivoApi } from './plivo/api-types.ts';
 import { Playground, type PlaygroundOptions } from './playground/index.ts';
 import { playgroundRoute } from './playground/route.ts';
+import type { PlivoApi } from './plivo/api-types.ts';
 import type { RouteModule } from './server/deps.ts';
 import { type Gateway, type GatewayOptions, startGateway } from './server/gateway.ts';
 import { createCallStore } from './store/index.ts';

@@ -3,9 +3,9 @@
 // (the one exception is @google/genai, which reads its own GOOGLE_* variables; we never override those).
 import { z } from 'zod';
 import { ConfigError } from './errors.ts';
-import { type PriceTable, parsePriceTable } from './records/cost.ts';
 import { apiKeyCredentials, type GeminiCredential, vertexCredentials } from './gemini/credentials.ts';
 import { voiceProblem } from './gemini/voices.ts';
+import { type PriceTable, parsePriceTable } from './records/cost.ts';
 
 const bool = (def: boolean) =>
   z

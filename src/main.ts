@@ -1,12 +1,12 @@
 // Process entry: configuration, audio engine, Plivo REST client, call router, gateway, signals.
 import dotenv from 'dotenv';
+import { composeGateway } from './app.ts';
 import { createAudioEngine } from './audio/engine.ts';
 import { type Config, loadConfig } from './config.ts';
 import { ConfigError, errorMessage } from './errors.ts';
+import { deletionCostFromConfig } from './k8s/deletion-cost.ts';
 import { childLogger, rootLogger } from './log.ts';
 import { plivoRestClientFromConfig } from './plivo/rest-client.ts';
-import { composeGateway } from './app.ts';
-import { deletionCostFromConfig } from './k8s/deletion-cost.ts';
 
 async function main(): Promise<void> {
   // ENV_FILE names another file (or /dev/null, as `npm run dev` does, so a developer's real .env stays out of a

@@ -2,9 +2,13 @@
 // piscina pool. The frame is validated once, here where it enters (push); the kernels are then called through
 // their unchecked entry with buffers this file sized itself (src/audio/kernels.ts). Every converter preallocates its scratch and frame buffers: push() allocates nothing when the
 // phone sends 20 ms frames (the normal case); only oversized chunks are split through subarray views.
-import { GatewayError, InvalidStateError } from '../errors.ts';
+
 import type { Config } from '../config.ts';
+import type { PhoneAudioFormat } from '../contract/media.ts';
+import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE, FRAME_MS } from '../contract/media.ts';
+import { GatewayError, InvalidStateError } from '../errors.ts';
 import { loadAudioBackend } from './backend.ts';
+import { createPoolEngine } from './pool/index.ts';
 import type {
   AudioBackend,
   AudioEngine,
@@ -14,9 +18,6 @@ import type {
   UplinkConverter,
   UplinkKernel,
 } from './types.ts';
-import type { PhoneAudioFormat } from '../contract/media.ts';
-import { FRAME_MS, AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
-import { createPoolEngine } from './pool/index.ts';
 import { assertInt16, assertUint8 } from './validate.ts';
 
 /** PCM16 samples in one 20 ms frame of agent input (16 kHz). */

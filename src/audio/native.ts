@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import {
   BLOCK,
   COEF_SHIFT,
@@ -16,7 +17,6 @@ import {
 import { KernelDownlink, KernelResampler, KernelUplink, type PolyphaseImpl } from './kernels.ts';
 import { PassthroughResampler } from './passthrough.ts';
 import type { AudioBackend, DownlinkKernel, Resampler, UplinkKernel } from './types.ts';
-import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { assertCapacity, assertInt16, assertUint8 } from './validate.ts';
 
 /** Must match kAbiVersion in native/src/addon.cc. */

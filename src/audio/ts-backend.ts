@@ -1,11 +1,12 @@
 // The pure-TS backend: always available, and the reference the native addon is tested against.
+
+import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { BLOCK, checkRate, designPolyphase, maxOutputFor, type PolyphaseDesign } from './design.ts';
 import { ulawDecodeInto, ulawEncodeInto } from './g711.ts';
-import { PassthroughResampler } from './passthrough.ts';
 import { KernelDownlink, KernelResampler, KernelUplink, type PolyphaseImpl } from './kernels.ts';
+import { PassthroughResampler } from './passthrough.ts';
 import { TsPolyphase } from './ts-polyphase.ts';
 import type { AudioBackend, DownlinkKernel, Resampler, UplinkKernel } from './types.ts';
-import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { assertCapacity, assertInt16, assertUint8 } from './validate.ts';
 
 /** The TS engine behind the polyphase shape the native addon exports (src/audio/kernels.ts). */

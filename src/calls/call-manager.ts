@@ -3,22 +3,6 @@
 // session, kept by call id with a TTL) so the agent is ready when media flows. If the stream lands on another
 // replica, that replica opens its own session at attachStream.
 import type { Config } from '../config.ts';
-import { errorMessage } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import { callLogger, childLogger } from '../log.ts';
-import type { PlivoApi } from '../plivo/api-types.ts';
-import type { CallbackRequest, CallRecord, CallStore } from '../store/types.ts';
-import { toolsFor } from '../tools/index.ts';
-import { ToolRegistry } from '../tools/registry.ts';
-import type { ToolDefinition } from '../tools/types.ts';
-import type { CallTiming, LatencyProbe, SessionFactory } from './call.ts';
-import { Call, DEFAULT_TIMING } from './call.ts';
-import { countSetupFailure } from '../probes/counters.ts';
-import type { CallEventListener } from './events.ts';
-import { profileForModel } from '../gemini/profiles.ts';
-import { FILLER_WAV, loadPromptAudio } from './prompt-audio.ts';
-import { applyHangup, withStatus } from './status-updates.ts';
-import { buildSystemPrompt, buildTurnPrompt, type PromptOptions, promptDirection } from './prompts.ts';
 import type {
   AnswerInfo,
   CallContext,
@@ -29,6 +13,22 @@ import type {
   PhoneLeg,
   StreamStartInfo,
 } from '../contract/call.ts';
+import { errorMessage } from '../errors.ts';
+import { profileForModel } from '../gemini/profiles.ts';
+import type { Logger } from '../log.ts';
+import { callLogger, childLogger } from '../log.ts';
+import type { PlivoApi } from '../plivo/api-types.ts';
+import { countSetupFailure } from '../probes/counters.ts';
+import type { CallbackRequest, CallRecord, CallStore } from '../store/types.ts';
+import { toolsFor } from '../tools/index.ts';
+import { ToolRegistry } from '../tools/registry.ts';
+import type { ToolDefinition } from '../tools/types.ts';
+import type { CallTiming, LatencyProbe, SessionFactory } from './call.ts';
+import { Call, DEFAULT_TIMING } from './call.ts';
+import type { CallEventListener } from './events.ts';
+import { FILLER_WAV, loadPromptAudio } from './prompt-audio.ts';
+import { buildSystemPrompt, buildTurnPrompt, type PromptOptions, promptDirection } from './prompts.ts';
+import { applyHangup, withStatus } from './status-updates.ts';
 
 export interface CallManagerOptions {
   config: Config;

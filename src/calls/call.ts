@@ -5,6 +5,7 @@
 // Audio paths are synchronous pass-throughs: caller audio → session.sendAudio, agent audio → leg.playAgentAudio.
 // Tools run as detached promises and answer Gemini when they finish; nothing on the frame path awaits.
 import type { Config } from '../config.ts';
+import type { CallContext, CallMediaHandler, PhoneLeg, StreamEndReason } from '../contract/call.ts';
 import type {
   LiveSession,
   LiveSessionEvents,
@@ -16,16 +17,15 @@ import type { Logger } from '../log.ts';
 import { callLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
 import { probes } from '../probes/channels.ts';
+import { countSetupFailure } from '../probes/counters.ts';
 import type { CallbackRequest, CallRecord, CallStore, ToolCallRecord } from '../store/types.ts';
 import type { ToolRegistry } from '../tools/registry.ts';
 import type { CallControl } from '../tools/types.ts';
 import type { CallEvent, CallEventListener } from './events.ts';
 import { PlayoutTracker } from './playout.ts';
-import { countSetupFailure } from '../probes/counters.ts';
 import { promptDirection } from './prompts.ts';
 import { RecordWriter } from './record-writer.ts';
 import { Transcript } from './transcript.ts';
-import type { CallContext, CallMediaHandler, PhoneLeg, StreamEndReason } from '../contract/call.ts';
 
 export type SessionFactory = (config: Config['gemini'], options: LiveSessionOptions) => LiveSession;
 

@@ -1,7 +1,7 @@
 // Bundled prompt audio (assets/prompts/*.wav, PCM16 mono 24 kHz), read once and kept as samples.
 import { readFileSync } from 'node:fs';
-import { AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { parseWav } from '../audio/wav.ts';
+import { AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import { GatewayError } from '../errors.ts';
 
 export const TECHNICAL_DIFFICULTY_WAV = new URL('../../assets/prompts/technical-difficulty.wav', import.meta.url);

@@ -7,8 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { GatewayError } from '../errors.ts';
 import type { CallContext } from '../contract/call.ts';
+import { GatewayError } from '../errors.ts';
 
 export const DEFAULT_PROMPTS_DIR = fileURLToPath(new URL('../../prompts/', import.meta.url));
 

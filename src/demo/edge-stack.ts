@@ -2,12 +2,12 @@
 // the real Plivo emulator, wired to each other. Used by the edge tests and the edge load benchmark.
 import { createAudioEngine } from '../audio/engine.ts';
 import type { AudioEngine } from '../audio/types.ts';
-import type { CallRouter } from '../contract/call.ts';
 import { type Config, loadConfig } from '../config.ts';
-import { emulatorEnv } from './emulator-env.ts';
+import type { CallRouter } from '../contract/call.ts';
 import { startPlivoEmulator } from '../emulators/plivo/index.ts';
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
 import { type Gateway, type GatewayOptions, startGateway } from '../server/gateway.ts';
+import { emulatorEnv } from './emulator-env.ts';
 
 export const AUTH_ID = 'MAEMULATOR0000000000';
 export const AUTH_TOKEN = 'emulator-auth-token';

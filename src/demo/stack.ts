@@ -1,15 +1,13 @@
 // The whole system on loopback, with no credentials: the Gemini Live emulator, the Plivo emulator, and the real
 // gateway (uWS edge + CallManager + memory store + inline audio engine + Plivo REST client) wired to them. Used by
 // `npm run demo`, the end-to-end tests and the Gemini load benchmark.
+
+import { composeGateway } from '../app.ts';
 import { createAudioEngine } from '../audio/engine.ts';
 import type { AudioEngine } from '../audio/types.ts';
 import type { Call } from '../calls/call.ts';
-import type { CallManagerOptions } from '../calls/call-manager.ts';
-import type { CallManager } from '../calls/call-manager.ts';
+import type { CallManager, CallManagerOptions } from '../calls/call-manager.ts';
 import { type Config, loadConfig } from '../config.ts';
-import { emulatorEnv } from './emulator-env.ts';
-import { freePort } from './free-port.ts';
-import { composeGateway } from '../app.ts';
 import {
   type GeminiLiveEmulator,
   type GeminiLiveEmulatorOptions,
@@ -19,11 +17,13 @@ import type { InboundCallOptions, SimulatedCall } from '../emulators/plivo/index
 import { type PlivoEmulatorOptions, startPlivoEmulator } from '../emulators/plivo/index.ts';
 import { createLiveSession, type LiveSessionTuning } from '../gemini/live-session.ts';
 import type { Operator, OperatorOptions } from '../operator/index.ts';
-import { createPlivoRestClient } from '../plivo/rest-client.ts';
 import type { Playground } from '../playground/index.ts';
+import { createPlivoRestClient } from '../plivo/rest-client.ts';
 import type { Gateway, GatewayOptions } from '../server/gateway.ts';
 import { createMemoryCallStore } from '../store/memory.ts';
 import type { CallStore } from '../store/types.ts';
+import { emulatorEnv } from './emulator-env.ts';
+import { freePort } from './free-port.ts';
 
 export const CALLER_NUMBER = '+14155550123';
 

@@ -7,8 +7,8 @@
 // The gateway must be running (npm start) for the PUBLIC_URL checks: they go through the public URL, as Plivo will.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { buildSystemPrompt, buildTurnPrompt } from '../calls/prompts.ts';
-import type { CallContext } from '../contract/call.ts';
 import { type Config, loadConfig } from '../config.ts';
+import type { CallContext } from '../contract/call.ts';
 import { ConfigError, errorMessage, PlivoApiError } from '../errors.ts';
 import { describeGeminiClose } from '../gemini/close-reasons.ts';
 import { createLiveSession } from '../gemini/live-session.ts';

@@ -4,11 +4,11 @@
 import type { GoogleGenAI, Session } from '@google/genai';
 import type { Config } from '../config.ts';
 import { AGENT_INPUT_RATE } from '../contract/media.ts';
-import { GatewayError, errorMessage } from '../errors.ts';
+import { errorMessage, GatewayError } from '../errors.ts';
+import { reconnectCounters, silentTurnCounters } from '../probes/counters.ts';
 import { clientForCredential } from './client.ts';
 import { describeGeminiClose } from './close-reasons.ts';
 import { type CredentialLease, credentialPool } from './credentials.ts';
-import { reconnectCounters, silentTurnCounters } from '../probes/counters.ts';
 import { type ModelProfile, profileForModel } from './profiles.ts';
 import {
   buildContextInstruction,
@@ -25,7 +25,6 @@ import type {
   ReconnectKind,
   ToolCallRequest,
   ToolCallResponse,
-  UsageInfo,
 } from './types.ts';
 import { UplinkBuffer } from './uplink-buffer.ts';
 import {

@@ -14,8 +14,8 @@
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
-import { GatewayError, errorMessage } from '../errors.ts';
 import type { Config } from '../config.ts';
+import { errorMessage, GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 
 export const DELETION_COST_ANNOTATION = 'controller.kubernetes.io/pod-deletion-cost';

@@ -7,15 +7,15 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { mkdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { CallRouter, HangupInfo } from '../contract/call.ts';
 import type { Config } from '../config.ts';
+import type { CallRouter, HangupInfo } from '../contract/call.ts';
 import { errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { LatencySink, TurnLatency } from '../observability/latency.ts';
 import { createLatencyHistograms, type LatencyHistograms } from '../observability/metrics.ts';
-import { localStorage, type RecordingStorage, s3Storage } from '../recording/storage.ts';
-import { safeName, type StreamOutcome, WireObserver } from '../observability/observer.ts';
+import { type StreamOutcome, safeName, WireObserver } from '../observability/observer.ts';
 import { probes, type UsageProbe } from '../probes/channels.ts';
+import { localStorage, type RecordingStorage, s3Storage } from '../recording/storage.ts';
 import { addUsage, estimateCost, type ModalityUsage } from '../records/cost.ts';
 import { createMemoryListIndex, createRedisListIndex, type ListIndex } from '../records/list-index.ts';
 import { recordsRoutes } from '../records/routes.ts';

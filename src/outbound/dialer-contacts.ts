@@ -1,9 +1,10 @@
 // Contact states and concurrency slots of a campaign: a contact moves pending → dialing (holds a slot) →
 // in-progress → done, or back to scheduled (retry backoff, calling window, callback time) and pending when due.
 // Every change goes through DialerState's atomic updates, so replicas can run these at once.
+
+import { isTerminal, withStatus } from '../calls/status-updates.ts';
 import { errorMessage } from '../errors.ts';
 import type { CallRecord, CallStatus } from '../store/types.ts';
-import { isTerminal, withStatus } from '../calls/status-updates.ts';
 import type { DialerCtx } from './dialer-context.ts';
 import type { CampaignDef, CampaignInfo, ContactState } from './dialer-types.ts';
 import { newOutboundRecord } from './records.ts';

@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../config.ts';
 import { childLogger, type Logger } from '../log.ts';
+import type { PlivoApi } from '../plivo/api-types.ts';
 import type { CallStore } from '../store/types.ts';
 import type { Clock } from './clock.ts';
-import type { PlivoApi } from '../plivo/api-types.ts';
 import type { DialerState, DialQueue } from './dialer-types.ts';
 
 export interface DialerDeps {

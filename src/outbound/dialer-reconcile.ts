@@ -1,8 +1,9 @@
 // Slot recovery: a slot held for a call that has ended, although its end never reached the campaign (the hangup
 // was applied but the dialer step failed, or the hangup callback was lost), is given back. Plivo's call state is
 // the source of truth for a placed call.
-import { errorMessage } from '../errors.ts';
+
 import { applyHangup, isTerminal } from '../calls/status-updates.ts';
+import { errorMessage } from '../errors.ts';
 import { attemptEnded, handBack } from './dialer-contacts.ts';
 import type { DialerCtx } from './dialer-context.ts';
 

@@ -1,7 +1,8 @@
 // The dialer's queue worker: dial jobs (place one call of a contact, once, at the campaign's pace) and wake-ups
 // (a scheduled contact is due). A draining replica stops claiming jobs and hands its slots back.
-import { errorMessage, PlivoApiError } from '../errors.ts';
+
 import { isTerminal } from '../calls/status-updates.ts';
+import { errorMessage, PlivoApiError } from '../errors.ts';
 import { attemptEnded, cancelContact, makeDue, markRecord, pump, tzOf } from './dialer-contacts.ts';
 import type { DialerCtx } from './dialer-context.ts';
 import type { DialJob } from './dialer-types.ts';

@@ -10,8 +10,14 @@
 // The pieces: dialer-context.ts (what they share, DialerDeps), dialer-contacts.ts (contact states and slots),
 // dialer-worker.ts (queue jobs that place calls), dialer-reconcile.ts (slots of calls that ended unheard); this file
 // is the API.
+
+import { isTerminal } from '../calls/status-updates.ts';
 import { GatewayError, InvalidStateError } from '../errors.ts';
 import type { CallbackRequest, CallRecord } from '../store/types.ts';
+import { blockedPrefix } from './contacts.ts';
+import { attemptEnded, cancelContact, makeDue, markRecord, pump, tzOf } from './dialer-contacts.ts';
+import { createDialerContext, type DialerCtx, type DialerDeps } from './dialer-context.ts';
+import { reconcile } from './dialer-reconcile.ts';
 import type {
   CampaignDef,
   CampaignInfo,
@@ -20,13 +26,8 @@ import type {
   MachineDetection,
   RetryPolicy,
 } from './dialer-types.ts';
-import { blockedPrefix } from './contacts.ts';
-import { toE164 } from './phone.ts';
-import { attemptEnded, cancelContact, makeDue, markRecord, pump, tzOf } from './dialer-contacts.ts';
-import { createDialerContext, type DialerCtx, type DialerDeps } from './dialer-context.ts';
-import { reconcile } from './dialer-reconcile.ts';
 import { handle, pauseQueues } from './dialer-worker.ts';
-import { isTerminal } from '../calls/status-updates.ts';
+import { toE164 } from './phone.ts';
 import { type CallWindow, delayUntilWindow } from './window.ts';
 
 export const CALLBACKS_CAMPAIGN = 'callbacks';

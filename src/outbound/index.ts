@@ -2,8 +2,10 @@
 // Redis with STATE_STORE=redis), and the hooks the rest of the gateway calls (Plivo callbacks, callbacks promised
 // by the agent). `wrapRouter` puts the status updates in front of the CallManager so that the gateway needs no
 // outbound-specific code.
-import type { AnswerInfo, CallContext, CallRouter, HangupInfo } from '../contract/call.ts';
+
+import { type ApplyOptions, applyAnswer, applyHangup, applyMachine, applyRing } from '../calls/status-updates.ts';
 import type { Config } from '../config.ts';
+import type { AnswerInfo, CallContext, CallRouter, HangupInfo } from '../contract/call.ts';
 import { ConfigError, errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
@@ -16,11 +18,10 @@ import { createMemoryDialerState } from './dialer-state-memory.ts';
 import { createRedisDialerState } from './dialer-state-redis.ts';
 import { outboundRoutes } from './routes.ts';
 import { openSpool, type Spool } from './spool.ts';
-import { type ApplyOptions, applyAnswer, applyHangup, applyMachine, applyRing } from '../calls/status-updates.ts';
 
-export type { Dialer } from './dialer.ts';
-export { outboundRoutes, type OutboundDeps } from './routes.ts';
 export { applyAnswer, applyHangup, applyMachine, applyRing } from '../calls/status-updates.ts';
+export type { Dialer } from './dialer.ts';
+export { type OutboundDeps, outboundRoutes } from './routes.ts';
 
 export interface OutboundOptions {
   config: Config;

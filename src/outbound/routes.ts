@@ -1,20 +1,21 @@
 // The outbound REST API on the gateway's uWS app: single calls (the seed's API, query parameters or JSON), their
 // status and hangup, campaign views, and the campaign dialer's controls. Every route needs the bearer token.
-import { randomUUID } from 'node:crypto';
+
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { randomUUID } from 'node:crypto';
+import { isTerminal, withStatus } from '../calls/status-updates.ts';
 import type { Config } from '../config.ts';
-import { GatewayError, PlivoApiError, errorMessage } from '../errors.ts';
+import { errorMessage, GatewayError, PlivoApiError } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
-import { BodyTooLargeError, parseParams, type RequestInfo, Reply, readBody, requestInfo } from '../server/http.ts';
+import { BodyTooLargeError, parseParams, Reply, type RequestInfo, readBody, requestInfo } from '../server/http.ts';
 import type { CallRecord, CallStore } from '../store/types.ts';
 import { authorized } from './auth.ts';
-import { blockedMessage, blockedPrefix, screenContacts } from './contacts.ts';
 import type { Clock } from './clock.ts';
+import { blockedMessage, blockedPrefix, screenContacts } from './contacts.ts';
 import type { Dialer } from './dialer.ts';
 import type { MachineDetection } from './dialer-types.ts';
 import { placeCall } from './place-call.ts';
-import { isTerminal, withStatus } from '../calls/status-updates.ts';
 import { newOutboundRecord, recordJson } from './records.ts';
 import { fieldErrors, foldQueryVariables, ID_PATTERN, requestSchemas } from './schemas.ts';
 

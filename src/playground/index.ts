@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { Call, CallTiming, SessionFactory } from '../calls/call.ts';
 import { CallManager } from '../calls/call-manager.ts';
 import type { CallEvent } from '../calls/events.ts';
+import type { Config } from '../config.ts';
 import type {
   CallContext,
   CallMediaHandler,
@@ -21,7 +22,6 @@ import type {
   StreamEndReason,
   StreamStartInfo,
 } from '../contract/call.ts';
-import type { Config } from '../config.ts';
 import { GatewayError, PlivoApiError } from '../errors.ts';
 import { GEMINI_VOICES } from '../gemini/voices.ts';
 import { childLogger } from '../log.ts';

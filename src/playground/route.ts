@@ -5,13 +5,14 @@
 //   POST /playground/api/calls          mints a playground call          (Authorization: Bearer <token>)
 //   WS   /playground/events/<callId>?token=…  call events for the page (transcripts, tools, phone, latency marks)
 // The page then opens the ordinary Plivo stream route `/stream/<stream token>` with the URL it was given.
-import { readFileSync } from 'node:fs';
+
 import type { TemplatedApp } from 'uWebSockets.js';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { errorMessage, GatewayError } from '../errors.ts';
-import { PLAYGROUND_VOICES, type Playground } from './index.ts';
 import type { GatewayDeps, RouteModule } from '../server/deps.ts';
-import { BodyTooLargeError, parseForm, readBody, Reply, requestInfo, statusLine } from '../server/http.ts';
+import { BodyTooLargeError, parseForm, Reply, readBody, requestInfo, statusLine } from '../server/http.ts';
+import { PLAYGROUND_VOICES, type Playground } from './index.ts';
 
 const ASSETS_DIR = new URL('../playground/public/', import.meta.url);
 const ASSETS: Record<string, string> = {

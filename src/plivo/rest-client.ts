@@ -5,9 +5,10 @@
 // (our emulator, a regional endpoint, a proxy); it pulls ~100 packages (axios, lodash, joi, xml2js, request…), sets
 // process-wide axios keep-alive agents on import, and its typings are loose (transfer requires every b-leg field,
 // responses are `any`). This client is small, has one dependency (fetch), and its errors are PlivoApiError.
-import type { MakeCallParams, MakeCallResult, PlivoApi, PlivoCallDetails, SendSmsParams } from './api-types.ts';
+
 import { errorMessage, isRetryableStatus, PlivoApiError } from '../errors.ts';
 import { childLogger, type Logger } from '../log.ts';
+import type { MakeCallParams, MakeCallResult, PlivoApi, PlivoCallDetails, SendSmsParams } from './api-types.ts';
 
 export interface PlivoRestClientOptions {
   authId: string;

@@ -2,7 +2,6 @@
 // call handler drives. It knows nothing about uWS: bytes leave through a StreamTransport, so unit tests can drive
 // it with a fake socket and the gateway with a real one.
 import type { AudioEngine, DownlinkConverter, UplinkConverter } from '../audio/types.ts';
-import { FRAME_MS, AGENT_OUTPUT_RATE, type PhoneAudioFormat } from '../contract/media.ts';
 import type {
   CallContext,
   CallMediaHandler,
@@ -11,6 +10,7 @@ import type {
   StreamEndReason,
   StreamStartInfo,
 } from '../contract/call.ts';
+import { AGENT_OUTPUT_RATE, FRAME_MS, type PhoneAudioFormat } from '../contract/media.ts';
 import { errorMessage, InvalidStateError } from '../errors.ts';
 import { callLogger, type Logger } from '../log.ts';
 import { probeMessages, probes, publishStreamEvent } from '../probes/channels.ts';

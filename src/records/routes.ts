@@ -5,7 +5,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { errorMessage } from '../errors.ts';
 import { childLogger } from '../log.ts';
 import { authorized } from '../outbound/auth.ts';
-import { type RequestInfo, Reply, requestInfo } from '../server/http.ts';
+import { Reply, type RequestInfo, requestInfo } from '../server/http.ts';
 import type { CallStore } from '../store/types.ts';
 import type { Outbox } from '../webhooks-out/outbox.ts';
 import type { IndexEntry, ListIndex } from './list-index.ts';

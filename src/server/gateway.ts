@@ -1,7 +1,6 @@
 // The gateway's one uWebSockets.js app: Plivo webhooks, the audio-stream WebSocket, health, readiness, metrics,
 // and whatever routes other modules mount (the outbound API). Owns drain and shutdown.
-import { createHash } from 'node:crypto';
-import client, { type Registry } from 'prom-client';
+
 import {
   App,
   type TemplatedApp,
@@ -9,25 +8,27 @@ import {
   us_listen_socket_close,
   us_socket_local_port,
 } from 'uWebSockets.js';
+import { createHash } from 'node:crypto';
+import client, { type Registry } from 'prom-client';
 import type { AudioEngine } from '../audio/types.ts';
-import type { PhoneAudioFormat } from '../contract/media.ts';
-import type { CallRouter } from '../contract/call.ts';
 import type { Config } from '../config.ts';
+import type { CallRouter } from '../contract/call.ts';
+import type { PhoneAudioFormat } from '../contract/media.ts';
 import { errorMessage, GatewayError } from '../errors.ts';
-import { childLogger, type Logger } from '../log.ts';
+import { childLogger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';
 import { EdgeStats } from '../plivo/edge-stats.ts';
 import { Pacer } from '../plivo/pacer.ts';
-import { type SignedParams, signatureBaseString, verifyV3 } from '../plivo/signature.ts';
+import { signatureBaseString, verifyV3 } from '../plivo/signature.ts';
 import { DEFAULT_LIMITS, type PlivoStream, type StreamLimits } from '../plivo/stream-session.ts';
+import { mintStreamToken } from '../plivo/stream-token.ts';
 import { createReplayGuard, type ReplayGuard } from '../store/replay-guard.ts';
 import type { GatewayDeps, RouteModule } from './deps.ts';
-import { type RequestInfo, Reply } from './http.ts';
-import { createGatewayMetrics, type GatewayMetrics } from './metrics.ts';
+import { Reply } from './http.ts';
+import { createGatewayMetrics } from './metrics.ts';
 import { SecurityLog } from './security-log.ts';
 import { mountStreamRoute } from './stream-route.ts';
 import { mountPlivoWebhooks, RESUME_PATH } from './webhooks.ts';
-import { mintStreamToken } from '../plivo/stream-token.ts';
 
 export interface GatewayOptions {
   config: Config;

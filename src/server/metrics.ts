@@ -2,10 +2,9 @@
 // counters live as plain numbers in EdgeStats and are read at scrape time; only sampled frame timings are
 // observed directly, so /metrics costs nothing per frame.
 import client from 'prom-client';
-import { callSetupFailures } from '../probes/counters.ts';
-import { reconnectCounters, silentTurnCounters } from '../probes/counters.ts';
 import { credentialStats } from '../gemini/credentials.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
+import { callSetupFailures, reconnectCounters, silentTurnCounters } from '../probes/counters.ts';
 
 export interface GatewayMetrics {
   registry: client.Registry;

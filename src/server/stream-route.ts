@@ -3,8 +3,9 @@
 // the replay guard) or for a call that has ended (410). After that each socket is a PlivoStream driven by uWS
 // callbacks. A socket that closes before Plivo's `start` gives the stream back, since Plivo retries a failed
 // connect ("attempt twice before disconnecting the stream").
-import { createHash } from 'node:crypto';
+
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
+import { createHash } from 'node:crypto';
 import type { CallContext } from '../contract/call.ts';
 import { errorMessage } from '../errors.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';

@@ -19,7 +19,7 @@ import { TRANSFER_PATH } from '../plivo/transfer.ts';
 import { baseContext, parseAnswer, parseHangup, WebhookParamsError } from '../plivo/webhook-params.ts';
 import { dialXml, rejectXml, streamXml } from '../plivo/xml.ts';
 import type { GatewayDeps } from './deps.ts';
-import { BodyTooLargeError, type RequestInfo, Reply, readBody, requestInfo } from './http.ts';
+import { BodyTooLargeError, Reply, type RequestInfo, readBody, requestInfo } from './http.ts';
 import { readSignedWebhook, WebhookBodyError } from './webhook-body.ts';
 
 const MAX_WEBHOOK_BODY = 64 * 1024;

@@ -5,9 +5,9 @@ import { createMemoryCallStore } from './memory.ts';
 import { createRedisCallStore } from './redis.ts';
 import type { CallStore } from './types.ts';
 
-export type { CallRecord, CallStatus, CallStore } from './types.ts';
 export { createMemoryCallStore } from './memory.ts';
 export { createRedisCallStore } from './redis.ts';
+export type { CallRecord, CallStatus, CallStore } from './types.ts';
 
 export function createCallStore(config: Config['store']): CallStore {
   if (config.kind === 'memory') return createMemoryCallStore({ ttlS: config.recordTtlS });

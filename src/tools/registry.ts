@@ -2,7 +2,7 @@
 // garbage), enforces a timeout, and turns every failure into an `{ error }` answer the model can speak about.
 // Adding a tool = one file with `defineTool(...)` + one line in src/tools/index.ts.
 import type { z } from 'zod';
-import { GatewayError, errorMessage } from '../errors.ts';
+import { errorMessage, GatewayError } from '../errors.ts';
 import type { ToolCallRequest, ToolDeclaration } from '../gemini/types.ts';
 import { parametersFromZod } from './json-schema.ts';
 import type { ToolContext, ToolDefinition, ToolResult } from './types.ts';

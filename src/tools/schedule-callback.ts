@@ -1,7 +1,7 @@
 // A callback request, stored in the call record; the outbound dialer (wired through CallManager's
 // onCallbackScheduled hook) places it.
 import { z } from 'zod';
-import { E164, customerNumber } from './phone-numbers.ts';
+import { customerNumber, E164 } from './phone-numbers.ts';
 import { defineTool } from './registry.ts';
 import { maskNumber } from './send-sms.ts';
 import { ToolFailure } from './types.ts';

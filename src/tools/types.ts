@@ -1,8 +1,8 @@
 // What a tool sees and what it is made of. A tool is one file: a definition object built with `defineTool`, listed in
 // src/tools/index.ts. Tools never touch audio; they act through the PlivoApi, the order source, and `CallControl`.
 import type { z } from 'zod';
-import type { CallContext } from '../contract/call.ts';
 import type { Config } from '../config.ts';
+import type { CallContext } from '../contract/call.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { PlivoApi } from '../plivo/api-types.ts';

@@ -17,8 +17,8 @@ function nativeOrUndefined(): AudioBackend | undefined {
 export const nativeBackend: AudioBackend | undefined = nativeOrUndefined();
 export const backends: AudioBackend[] = nativeBackend ? [tsBackend, nativeBackend] : [tsBackend];
 export const backendCases = backends.map((b) => [b.name, b] as const);
-export { tsBackend };
 export { RATE_PAIRS, toneAmplitude } from '../../bench/signal.ts';
+export { tsBackend };
 
 export function sine(n: number, rate: number, freq: number, amp: number, phase = 0.3): Int16Array {
   const out = new Int16Array(n);

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallManager } from '../../src/calls/call-manager.ts';
-import { callSetupFailures } from '../../src/probes/counters.ts';
-import type { AnswerInfo, CallContext, HangupInfo } from '../../src/contract/call.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { AnswerInfo, CallContext, HangupInfo } from '../../src/contract/call.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
+import { callSetupFailures } from '../../src/probes/counters.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
 import type { CallStore } from '../../src/store/types.ts';
 import { FakeLeg, ms, sessionFactory, startInfo, until } from './helpers/fakes.ts';

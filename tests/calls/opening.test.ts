@@ -2,8 +2,8 @@
 // session and the phone leg (the wire paths are covered in tests/server/main-e2e.test.ts and tests/e2e/).
 import { afterEach, describe, expect, it } from 'vitest';
 import { CallManager } from '../../src/calls/call-manager.ts';
-import type { AnswerInfo, CallContext } from '../../src/contract/call.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { AnswerInfo, CallContext } from '../../src/contract/call.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
 import type { CallStore } from '../../src/store/types.ts';

@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url';
 import dotenv from 'dotenv';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
-import { startLocalStack, type LocalStack } from '../../src/demo/stack.ts';
-import type { Scenario } from '../../src/emulators/gemini-live/index.ts';
+import { type LocalStack, startLocalStack } from '../../src/demo/stack.ts';
+import { BUNDLED_CALLER_LINE, readWav } from '../../src/doctor/caller-line.ts';
 import { type DoctorResult, runDoctor } from '../../src/doctor/doctor.ts';
-import { readWav, BUNDLED_CALLER_LINE } from '../../src/doctor/caller-line.ts';
+import type { Scenario } from '../../src/emulators/gemini-live/index.ts';
 import { resetCredentialPools } from '../../src/gemini/credentials.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/doctor/main.ts', import.meta.url));

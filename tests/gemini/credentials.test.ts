@@ -18,8 +18,8 @@ import {
 } from '../../src/gemini/credentials.ts';
 import { createLiveSession } from '../../src/gemini/live-session.ts';
 import type { LiveSession } from '../../src/gemini/types.ts';
-import { createGatewayMetrics } from '../../src/server/metrics.ts';
 import { EdgeStats } from '../../src/plivo/edge-stats.ts';
+import { createGatewayMetrics } from '../../src/server/metrics.ts';
 import { waitFor } from './helpers/fake-live-server.ts';
 import { recorder } from './helpers/recorder.ts';
 

@@ -1,13 +1,13 @@
 // The session against a scripted server (helpers/fake-live-server.ts), through the real @google/genai SDK.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/config.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { GatewayError } from '../../src/errors.ts';
 import { createLiveSession, type LiveSessionTuning } from '../../src/gemini/live-session.ts';
 import type { LiveSession, ToolDeclaration } from '../../src/gemini/types.ts';
 import { rootLogger } from '../../src/log.ts';
 import { type FakeConnection, type FakeLiveServer, startFakeLiveServer, waitFor } from './helpers/fake-live-server.ts';
-import { ramp, recorder, type Recorder } from './helpers/recorder.ts';
+import { type Recorder, ramp, recorder } from './helpers/recorder.ts';
 
 const FRAME = 320; // 20 ms at 16 kHz
 const CHUNK = 640; // default uplinkChunkMs 40

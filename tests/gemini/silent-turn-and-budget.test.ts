@@ -3,10 +3,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
-import { silentTurnCounters } from '../../src/probes/counters.ts';
 import { createLiveSession } from '../../src/gemini/live-session.ts';
 import type { LiveSession } from '../../src/gemini/types.ts';
 import { rootLogger } from '../../src/log.ts';
+import { silentTurnCounters } from '../../src/probes/counters.ts';
 import { type FakeConnection, type FakeLiveServer, startFakeLiveServer, waitFor } from './helpers/fake-live-server.ts';
 import { type Recorder, recorder } from './helpers/recorder.ts';
 

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { AwsClient } from 'aws4fetch';
 import S3rver from 's3rver';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseWav } from '../../src/audio/wav.ts';
 import { type LocalStack, startLocalStack } from '../../src/demo/stack.ts';
 import type { OperatorRecord } from '../../src/records/view.ts';
-import { parseWav } from '../../src/audio/wav.ts';
 import { SCENARIOS } from '../e2e/helpers.ts';
 import { until } from './helpers.ts';
 

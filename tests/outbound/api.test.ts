@@ -1,7 +1,7 @@
 // The outbound API end to end: our gateway on loopback, the Plivo emulator placing the calls and sending the
 // callbacks (ring, answer, machine detection, hangup) the way Plivo does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_KEY, type Emulator, NUMBERS, type Node, startEmulator, startNode, until } from './helpers.ts';
+import { API_KEY, type Emulator, type Node, NUMBERS, startEmulator, startNode, until } from './helpers.ts';
 
 let emulator: Emulator;
 let node: Node;

@@ -3,8 +3,8 @@
 // calls end on the same clock and report their hangup through the real status-update path.
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HangupInfo } from '../../src/contract/call.ts';
 import { loadConfig } from '../../src/config.ts';
+import type { HangupInfo } from '../../src/contract/call.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { PlivoApiError } from '../../src/errors.ts';
 import { createManualClock, type ManualClock } from '../../src/outbound/clock.ts';

@@ -2,8 +2,8 @@
 // a minimal stand-in CallRouter (no Gemini): the outbound status updates wrap it exactly as in production.
 import { createAudioEngine } from '../../src/audio/engine.ts';
 import type { AudioEngine } from '../../src/audio/types.ts';
-import type { CallMediaHandler, CallRouter, HangupInfo } from '../../src/contract/call.ts';
 import { type Config, loadConfig } from '../../src/config.ts';
+import type { CallMediaHandler, CallRouter, HangupInfo } from '../../src/contract/call.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 import type { OutboundBehaviour, PlivoEmulatorOptions } from '../../src/emulators/plivo/types.ts';

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { callRequests, contactNumbers, maxConcurrent, maxInWindow } from './campaign-checks.ts';
-import { type Emulator, NUMBERS, type Node, startEmulator, startNode, until } from './helpers.ts';
+import { type Emulator, type Node, NUMBERS, startEmulator, startNode, until } from './helpers.ts';
 
 let redis: TestRedis;
 let emulator: Emulator;

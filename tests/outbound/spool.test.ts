@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PlivoApiError } from '../../src/errors.ts';
-import type { PlivoApi } from '../../src/plivo/api-types.ts';
 import { CallPlacedError, placeCall } from '../../src/outbound/place-call.ts';
 import { newOutboundRecord } from '../../src/outbound/records.ts';
 import { openSpool } from '../../src/outbound/spool.ts';
+import type { PlivoApi } from '../../src/plivo/api-types.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
 import type { CallStore } from '../../src/store/types.ts';
 

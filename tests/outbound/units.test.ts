@@ -1,12 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { HangupInfo } from '../../src/contract/call.ts';
-import { checkBearer } from '../../src/outbound/auth.ts';
-import { createManualClock } from '../../src/outbound/clock.ts';
-import { createMemoryDialQueue } from '../../src/outbound/dial-queue-memory.ts';
-import type { DialJob } from '../../src/outbound/dialer-types.ts';
-import { toE164 } from '../../src/outbound/phone.ts';
-import { newOutboundRecord, recordJson } from '../../src/outbound/records.ts';
-import { foldQueryVariables } from '../../src/outbound/schemas.ts';
 import {
   applyAnswer,
   applyHangup,
@@ -15,6 +7,14 @@ import {
   hangupStatus,
   withStatus,
 } from '../../src/calls/status-updates.ts';
+import type { HangupInfo } from '../../src/contract/call.ts';
+import { checkBearer } from '../../src/outbound/auth.ts';
+import { createManualClock } from '../../src/outbound/clock.ts';
+import { createMemoryDialQueue } from '../../src/outbound/dial-queue-memory.ts';
+import type { DialJob } from '../../src/outbound/dialer-types.ts';
+import { toE164 } from '../../src/outbound/phone.ts';
+import { newOutboundRecord, recordJson } from '../../src/outbound/records.ts';
+import { foldQueryVariables } from '../../src/outbound/schemas.ts';
 import { delayUntilWindow, isValidTimeZone } from '../../src/outbound/window.ts';
 import { createMemoryCallStore } from '../../src/store/memory.ts';
 

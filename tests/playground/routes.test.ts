@@ -3,12 +3,12 @@
 // Plivo's stream protocol exactly as the page does.
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAudioEngine } from '../../src/audio/engine.ts';
 import { createCallSide } from '../../src/app.ts';
+import { createAudioEngine } from '../../src/audio/engine.ts';
 import { loadConfig } from '../../src/config.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
-import { ConfigError } from '../../src/errors.ts';
 import { type LocalStack, startLocalStack } from '../../src/demo/stack.ts';
+import { ConfigError } from '../../src/errors.ts';
 import type { PlivoApi } from '../../src/plivo/api-types.ts';
 import { mintStreamToken, verifyStreamToken } from '../../src/plivo/stream-token.ts';
 import { type Gateway, startGateway } from '../../src/server/gateway.ts';

@@ -2,12 +2,12 @@
 // echo agent the whole time and must come back intact while call A is fed garbage, oversized frames, or stops
 // reading.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSocket } from './helpers/ws.ts';
+import { type AgentCall, createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import type { SimulatedCall } from '../../src/emulators/plivo/index.ts';
 import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
 import { mintStreamToken } from '../../src/plivo/stream-token.ts';
-import { type AgentCall, createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { CALLER, type Harness, OUR_NUMBER, startHarness, toneRatio, until } from './helpers/harness.ts';
+import { openSocket } from './helpers/ws.ts';
 
 let h: Harness;
 let agent: EchoAgent;

@@ -4,8 +4,8 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { setRootLogger } from '../../src/log.ts';
 import { createEchoAgent } from '../../src/demo/echo-agent.ts';
+import { setRootLogger } from '../../src/log.ts';
 import { type Harness, startHarness } from '../plivo/helpers/harness.ts';
 import { openSocket } from '../plivo/helpers/ws.ts';
 

@@ -2,9 +2,9 @@
 // replica's memory, counted in /metrics), and a replay on the same replica is still refused. Real redis-server,
 // stopped mid-test.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { signV3 } from '../../src/plivo/signature.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { AUTH_TOKEN, CALLER, type Harness, OUR_NUMBER, startHarness } from '../plivo/helpers/harness.ts';
 
 let redis: TestRedis;

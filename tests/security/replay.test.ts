@@ -3,9 +3,9 @@
 // after the call ended; its claims are not readable. Run on one replica with memory state, and on two replicas
 // sharing a real redis-server (a replay sent to the other replica is caught too). Over real sockets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { signV3 } from '../../src/plivo/signature.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { AUTH_TOKEN, CALLER, type Harness, OUR_NUMBER, startHarness, until } from '../plivo/helpers/harness.ts';
 import { openSocket } from '../plivo/helpers/ws.ts';
 

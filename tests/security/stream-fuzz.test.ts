@@ -4,8 +4,8 @@
 // keeps its stream and keeps ~50 frames/s flowing both ways. FUZZ_MESSAGES overrides the count.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mintStreamToken } from '../../src/plivo/stream-token.ts';
 import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
+import { mintStreamToken } from '../../src/plivo/stream-token.ts';
 import { CALLER, type Harness, OUR_NUMBER, startHarness } from '../plivo/helpers/harness.ts';
 import { openSocket } from '../plivo/helpers/ws.ts';
 

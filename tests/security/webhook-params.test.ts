@@ -3,9 +3,9 @@
 // the router sees it. The attacker holds a captured URL-only signature (what Plivo sends for a GET callback) and
 // tries it with every content type against every route, over real sockets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { signV3 } from '../../src/plivo/signature.ts';
 import { mintTransferToken } from '../../src/plivo/stream-token.ts';
-import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
 import { AUTH_TOKEN, CALLER, type Harness, OUR_NUMBER, startHarness, until } from '../plivo/helpers/harness.ts';
 
 let h: Harness;

@@ -1,8 +1,8 @@
 // Health, readiness, metrics, extra routes, capacity and graceful drain of the gateway.
 import { describe, expect, it } from 'vitest';
-import { Reply } from '../../src/server/http.ts';
-import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
 import { createEchoAgent } from '../../src/demo/echo-agent.ts';
+import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
+import { Reply } from '../../src/server/http.ts';
 import { CALLER, OUR_NUMBER, startHarness, until } from '../plivo/helpers/harness.ts';
 
 const getJson = async (url: string) => {

@@ -16,16 +16,16 @@ import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emul
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 import { createLiveSession } from '../../src/gemini/live-session.ts';
 import { createOperator, type Operator } from '../../src/operator/index.ts';
+import { createPlivoRestClient } from '../../src/plivo/rest-client.ts';
 import { signV3 } from '../../src/plivo/signature.ts';
 import { mintStreamToken } from '../../src/plivo/stream-token.ts';
-import { createPlivoRestClient } from '../../src/plivo/rest-client.ts';
 import { type Gateway, startGateway } from '../../src/server/gateway.ts';
 import { createRedisCallStore } from '../../src/store/redis.ts';
 import type { CallStore } from '../../src/store/types.ts';
 import { heardAll, until as untilTrue, utterance } from '../e2e/helpers.ts';
+import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { until } from '../outbound/helpers.ts';
 import { openSocket } from '../plivo/helpers/ws.ts';
-import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 
 const AUTH_ID = 'MAEMULATOR0000000000';
 const AUTH_TOKEN = 'emulator-auth-token';

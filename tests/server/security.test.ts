@@ -1,13 +1,13 @@
 // Webhook signatures and stream tokens over real sockets: nothing unsigned reaches the router, no socket opens
 // without a valid token for its call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openSocket, type TestSocket } from '../plivo/helpers/ws.ts';
-import { mintStreamToken, mintTransferToken } from '../../src/plivo/stream-token.ts';
-import { signV3 } from '../../src/plivo/signature.ts';
-import { transferXmlUrl } from '../../src/plivo/transfer.ts';
-import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
 import { createEchoAgent, type EchoAgent } from '../../src/demo/echo-agent.ts';
+import { signV3 } from '../../src/plivo/signature.ts';
+import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
+import { mintStreamToken, mintTransferToken } from '../../src/plivo/stream-token.ts';
+import { transferXmlUrl } from '../../src/plivo/transfer.ts';
 import { AUTH_TOKEN, CALLER, type Harness, OUR_NUMBER, startHarness, until } from '../plivo/helpers/harness.ts';
+import { openSocket, type TestSocket } from '../plivo/helpers/ws.ts';
 
 let h: Harness;
 let agent: EchoAgent;

@@ -1,7 +1,8 @@
 // A ToolContext for tool tests: real config, a real PlivoApi (pointed at the Plivo emulator when given), and a
 // CallControl that records what the tools asked of the call.
-import type { CallContext } from '../../src/contract/call.ts';
+
 import { type Config, loadConfig } from '../../src/config.ts';
+import type { CallContext } from '../../src/contract/call.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
 import { rootLogger } from '../../src/log.ts';
 import type { PlivoApi } from '../../src/plivo/api-types.ts';

@@ -13,11 +13,11 @@
 // copies it onto every frame it produces, and the main thread delivers only frames of the current generation.
 // clear() bumps the generation and queues a reset of the worker's state.
 import { Piscina } from 'piscina';
+import type { PhoneAudioFormat } from '../../contract/media.ts';
 import { GatewayError, InvalidStateError } from '../../errors.ts';
 import { childLogger } from '../../log.ts';
-import { assertInt16, assertUint8 } from '../validate.ts';
 import type { AudioBackendName, AudioEngine, DownlinkConverter, UplinkConverter } from '../types.ts';
-import type { PhoneAudioFormat } from '../../contract/media.ts';
+import { assertInt16, assertUint8 } from '../validate.ts';
 import {
   type BatchResult,
   type BatchTask,

@@ -16,8 +16,8 @@ import {
   OP_OPEN_UP,
   OP_PUSH,
   OUT_HEADER_BYTES,
-  pad4,
   type PoolTask,
+  pad4,
 } from './protocol.ts';
 import type { WorkerEngine } from './worker-engine.ts';
 

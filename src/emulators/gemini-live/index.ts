@@ -9,13 +9,20 @@ import { childLogger } from '../../log.ts';
 import { CLOSE, type CloseSpec } from './close-codes.ts';
 import { HandleStore } from './conversation.ts';
 import { Budget } from './faults.ts';
+import { KNOWN_MODELS } from './profiles.ts';
 import { loadScenario } from './scenario.ts';
 import { EmulatedSessionImpl, type SessionContext } from './session.ts';
-import { KNOWN_MODELS } from './profiles.ts';
 import { renderAudio } from './speech.ts';
-import { createSocketServer } from './ws-server.ts';
 import type { EmulatedSession, GeminiLiveEmulator, GeminiLiveEmulatorOptions } from './types.ts';
+import { createSocketServer } from './ws-server.ts';
 
+export { CLOSE } from './close-codes.ts';
+export type { SilentTurnAudio } from './faults.ts';
+export { KNOWN_MODELS, MODEL_PROFILES, type ModelProfile, profileFor } from './profiles.ts';
+export type { AudioSpec, ParsedScenario, Scenario, ToolCallSpec, Trigger, Turn } from './scenario.ts';
+export { loadScenario, parseScenario, ScenarioSchema } from './scenario.ts';
+export { KNOWN_VOICES } from './setup-check.ts';
+export { hasEspeak, OUTPUT_RATE, syntheticSpeech } from './speech.ts';
 export type {
   EmulatedSession,
   EmulatedSessionEvent,
@@ -24,13 +31,6 @@ export type {
   GeminiLiveEmulatorOptions,
   ReceivedMessage,
 } from './types.ts';
-export type { AudioSpec, ParsedScenario, Scenario, ToolCallSpec, Trigger, Turn } from './scenario.ts';
-export { loadScenario, parseScenario, ScenarioSchema } from './scenario.ts';
-export { CLOSE } from './close-codes.ts';
-export { KNOWN_VOICES } from './setup-check.ts';
-export { KNOWN_MODELS, MODEL_PROFILES, type ModelProfile, profileFor } from './profiles.ts';
-export type { SilentTurnAudio } from './faults.ts';
-export { hasEspeak, OUTPUT_RATE, syntheticSpeech } from './speech.ts';
 export { decodeWav, encodeWav } from './wav.ts';
 
 const TWO_HOURS = 2 * 60 * 60 * 1000;

@@ -3,8 +3,9 @@
 // the service's codes, goAway, the connection lifetime and resumption updates. What the agent says and when is the
 // TurnEngine's (turns.ts); the conversation state lives in a Conversation so that a resumed connection can carry on
 // where the previous one stopped.
-import { EventEmitter } from 'node:events';
+
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from '../../log.ts';
 import { CLOSE, type CloseSpec, clampReason } from './close-codes.ts';
 import { Conversation, type HandleStore } from './conversation.ts';
@@ -14,7 +15,6 @@ import type { ParsedScenario } from './scenario.ts';
 import { type CheckedSetup, checkSetup } from './setup-check.ts';
 import type { SpeechMode } from './speech.ts';
 import { AUDIO_TOKENS_PER_S, type FunctionResponseIn, TurnEngine } from './turns.ts';
-import type { ServerSocket } from './ws-server.ts';
 import type { EmulatedSession, EmulatedToolCall, ReceivedMessage } from './types.ts';
 import { EnergyVad } from './vad.ts';
 import {
@@ -27,6 +27,7 @@ import {
   summariseRealtime,
   summariseServerContent,
 } from './wire.ts';
+import type { ServerSocket } from './ws-server.ts';
 
 export interface SessionContext {
   scenario: ParsedScenario;

@@ -1,7 +1,8 @@
 // The slice of the `ws` package the emulator uses, typed locally: the project has no @types/ws, and a global
 // `declare module 'ws'` could clash with other parts of the tree.
-import { createRequire } from 'node:module';
+
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 
 export interface ServerSocket {

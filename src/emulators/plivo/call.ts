@@ -13,16 +13,13 @@ import {
   type StreamFormat,
   silenceFrame,
 } from './audio-source.ts';
+import { EventLog } from './event-log.ts';
+import { pauseReading, resumeReading, sendRaw } from './faults.ts';
 import type { MediaClock, Ticking } from './media-clock.ts';
 import { checkPlayAudio, Playback } from './playback.ts';
 import { causeName, parseContentType, plivoNumber, plivoTime } from './plivo-values.ts';
 import { resample } from './resample.ts';
 import { type SignatureMode, signatureHeaders } from './signature.ts';
-import type { AudioSource, CallStatus, PlayedChunk, ReceivedEvent, SimulatedCall, StreamEnd } from './types.ts';
-import { ulawDecode, ulawEncode } from './ulaw.ts';
-import { callWebhook } from './webhook.ts';
-import { EventLog } from './event-log.ts';
-import { pauseReading, resumeReading, sendRaw } from './faults.ts';
 import {
   clearedAudioMessage,
   DTMF_DIGIT,
@@ -37,7 +34,10 @@ import {
   stopMessage,
   streamIdProblem,
 } from './stream-wire.ts';
-import { WebSocketClient, type WsClient, WS_OPEN } from './ws-client.ts';
+import type { AudioSource, CallStatus, PlayedChunk, ReceivedEvent, SimulatedCall, StreamEnd } from './types.ts';
+import { ulawDecode, ulawEncode } from './ulaw.ts';
+import { callWebhook } from './webhook.ts';
+import { WebSocketClient, WS_OPEN, type WsClient } from './ws-client.ts';
 import { findAll, parseXml, type XmlElement } from './xml.ts';
 
 export interface CallContext {

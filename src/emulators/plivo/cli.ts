@@ -3,9 +3,9 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { setRootLogger } from '../../log.ts';
-import { encodeWav } from './wav.ts';
 import { startPlivoEmulator } from './index.ts';
 import type { AudioSource, OutboundBehaviour } from './types.ts';
+import { encodeWav } from './wav.ts';
 
 const HELP = `Plivo emulator
 

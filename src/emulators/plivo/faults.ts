@@ -4,7 +4,7 @@
 // - a peer that stops reading (TCP backpressure): the gateway's sends pile up in its socket buffer;
 // Other knobs live where they act: signature modes (signature.ts: missing, wrong, stale nonce), `idleMedia: 'none'`
 // (a silent caller who sends no media), and dropped media when the gateway stops reading (call.ts, MAX_SEND_BUFFER).
-import { type WsClient, WS_OPEN } from './ws-client.ts';
+import { WS_OPEN, type WsClient } from './ws-client.ts';
 
 export function sendRaw(ws: WsClient | undefined, data: string | Uint8Array, opts: { binary?: boolean } = {}): void {
   if (!ws || ws.readyState !== WS_OPEN) throw new Error('the call has no open stream');

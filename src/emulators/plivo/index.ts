@@ -6,8 +6,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { childLogger } from '../../log.ts';
 import { type CallContext, PlivoCall } from './call.ts';
-import { plivoNumber } from './plivo-values.ts';
 import { MediaClock } from './media-clock.ts';
+import { plivoNumber } from './plivo-values.ts';
 import { createRestHandler, type MakeCallRequest, type RestBackend } from './rest.ts';
 import type {
   Application,
@@ -20,11 +20,11 @@ import type {
   SimulatedCall,
 } from './types.ts';
 
-export type * from './types.ts';
 export { PlivoCall } from './call.ts';
 export { v3Signature, v3StringToSign } from './signature.ts';
-export { encodeWav, parseWav } from './wav.ts';
+export type * from './types.ts';
 export { ulawDecode, ulawEncode } from './ulaw.ts';
+export { encodeWav, parseWav } from './wav.ts';
 
 export async function startPlivoEmulator(opts: PlivoEmulatorOptions): Promise<PlivoEmulator & PlivoEmulatorExtras> {
   const emu = new Emulator(opts);

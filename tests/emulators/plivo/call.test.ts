@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  encodeWav,
   type PlivoEmulator,
   type PlivoEmulatorExtras,
-  encodeWav,
   startPlivoEmulator,
 } from '../../../src/emulators/plivo/index.ts';
 import { expectedSignature, FakeGateway, type FakeGatewayOptions } from './fake-gateway.ts';
