@@ -9,7 +9,9 @@
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(DSP_NO_MULTIVERSION)
 #define DSP_AVX2 1
-// GCC 12's AVX-512 headers trip a false -Wmaybe-uninitialized (GCC bug 105593) when their intrinsics are inlined.
+// GCC 12's AVX-512 headers trip a false -Wmaybe-uninitialized (GCC bug 105593,
+// https://gcc.gnu.org/bugzilla/show_bug.cgi?id=105593) when their intrinsics are inlined. Remove the pragmas once
+// the oldest GCC we build with no longer warns here (build with -Wall on that GCC without them to check).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>

@@ -57,8 +57,10 @@ export function createGenAIClient(config: Config['gemini'], overrides: ClientOve
   const options: GoogleGenAIOptions = config.vertexai
     ? { vertexai: true, project: config.project, location: config.location }
     : { apiKey: config.apiKey };
-  // The Live API is documented on v1beta; SDK 3.x defaults to v1. Pin v1beta for the Developer API unless the
-  // operator chose a version through the SDK's own GOOGLE_GENAI_API_VERSION (read only to not override it).
+  // The Live API is documented on v1beta; SDK 3.x defaults to v1 (upstream quirk: v1beta up to 2.32, v1 by 3.1.0,
+  // read in the SDK dist; no upstream issue filed). Pin v1beta for the Developer API unless the operator chose a
+  // version through the SDK's own GOOGLE_GENAI_API_VERSION (read only to not override it). Remove the pin when
+  // Google documents the Live API on v1.
   if (!config.vertexai && (process.env.GOOGLE_GENAI_API_VERSION ?? '').trim() === '') options.apiVersion = 'v1beta';
   if (overrides.baseUrl !== undefined) options.httpOptions = { baseUrl: overrides.baseUrl };
   const client = new GoogleGenAI(options);
@@ -69,6 +71,7 @@ export function createGenAIClient(config: Config['gemini'], overrides: ClientOve
 function installTransport(client: GoogleGenAI): void {
   // `webSocketFactory` is private in the SDK's typings (but part of its design: each build passes its own).
   // The SDK is pinned; if a new version renames the field, fail loudly rather than run without the crash guard.
+  // Part of the transport workaround (see the top of transport.ts: no upstream issue filed); goes with it.
   const live = client.live as unknown as Record<string, unknown>;
   const current = live.webSocketFactory as { create?: unknown } | undefined;
   if (current === undefined || typeof current.create !== 'function') {

@@ -685,7 +685,8 @@ class GeminiLiveSession implements LiveSession {
     try {
       this.dispatch(msg);
     } catch (err) {
-      // A throwing event handler must not take the process down (the SDK would turn it into an unhandled rejection).
+      // A throwing event handler must not take the process down (the SDK would turn it into an unhandled rejection:
+      // the upstream quirk described at the top of transport.ts, no upstream issue filed).
       this.opts.logger.error({ err: errorMessage(err) }, 'gemini message handling failed');
     }
   }

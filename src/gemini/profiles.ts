@@ -18,6 +18,7 @@
 // its Developer-API setup converter never maps it (0 occurrences in dist/node/index.mjs; research §1.2 and §6 item
 // 10 for 3.1.0, checked again on 3.3.0). So no profile can use `initial-history` through the SDK: where a model
 // refuses mid-session `clientContent`, the reconnect context goes into the new session's systemInstruction instead.
+// Upstream: googleapis/js-genai#1520 (feature request), a fix in PR googleapis/js-genai#1448 (closed).
 // Revisit when the SDK maps `historyConfig` (then 3.1 can switch `context` to 'initial-history').
 
 /** How a client text turn (the opening, a re-prompt, the voicemail instruction) is sent. */

@@ -23,7 +23,8 @@ export interface SetupInput {
 
 /**
  * A new object on every call: the SDK rewrites `tools` (and their schemas) in place while converting, so a config
- * must never be reused across connects.
+ * must never be reused across connects (upstream quirk in @google/genai 3.3's Live converters; no upstream issue
+ * filed). Keep this even if the SDK stops mutating: a fresh config per connect costs nothing measurable.
  */
 export function buildLiveConnectConfig(config: Config['gemini'], input: SetupInput): LiveConnectConfig {
   const vad: AutomaticActivityDetection = { disabled: false };
