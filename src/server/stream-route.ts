@@ -50,7 +50,9 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
     maxPayloadLength: config.server.maxWsMessageBytes * 2,
     maxBackpressure: config.server.wsMaxBackpressureBytes + CONTROL_HEADROOM,
     closeOnBackpressureLimit: false,
-    // uWS.DISABLED (exported as a type only): audio does not compress and deflate costs CPU per frame.
+    // uWS.DISABLED: audio does not compress and deflate costs CPU per frame. The literal 0 because of a typings
+    // quirk of uws-pack 20.0.8 (dist/index.d.mts exports DISABLED as a type only, the module exports the value 0);
+    // no upstream issue filed. Import the constant once the typings export it as a value.
     compression: 0,
     // Plivo sends media every 20 ms; a minute of silence on the socket means it is gone.
     idleTimeout: 60,
