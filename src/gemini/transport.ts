@@ -9,7 +9,8 @@
 //    timeout), to close an old connection and wait for it before resuming, and to read bufferedAmount.
 // The SDK still builds the URL, auth headers and setup message, and serialises everything we send.
 // Upstream quirks worked around here (@google/genai 3.3): the unguarded parse/callback in the SDK's message handler
-// and the missing connect timeout; no upstream issue filed (none found in googleapis/js-genai issues, 2026-12).
+// (no upstream issue filed; googleapis/js-genai#714 reports the same handler's blind JSON.parse for ArrayBuffer
+// frames) and the missing connect timeout (googleapis/js-genai#1257: `live.connect()` may never return).
 // Remove the guard (keep the single parse) when the SDK catches what its message handler throws and offers a
 // connect timeout; tests/gemini cover both, so a pinned-version bump shows when it is safe.
 import { AsyncLocalStorage } from 'node:async_hooks';
