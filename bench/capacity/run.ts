@@ -8,10 +8,10 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { freePort } from '../../src/demo/free-port.ts';
 import { machineInfo, machineMarkdown, rowsMarkdown } from '../report.ts';
 import { round } from '../stats.ts';
 import type { BenchRow } from '../types.ts';
@@ -49,17 +49,6 @@ const USAGE = `usage: node bench/capacity/run.ts [--smoke] [--steps 100,200,400,
 interface StepResult {
   row: BenchRow;
   gatesFailed: string[];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,25 +1,17 @@
 // A throwaway redis-server on a free loopback port, for tests. redis-server cannot pick its own port (`--port 0`
 // disables TCP), so we find a free one by binding to port 0 and closing, then start Redis on it.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
+
+export { freePort } from '../../src/demo/free-port.ts';
+
+import { freePort } from '../../src/demo/free-port.ts';
 
 export interface TestRedis {
   url: string;
   port: number;
   pid: number;
   stop(): Promise<void>;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 export async function canConnect(port: number): Promise<boolean> {

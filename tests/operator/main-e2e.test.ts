@@ -4,13 +4,13 @@
 // failing and a gateway restart in between — exactly one record per call at the receiver.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseWav } from '../../src/audio/wav.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
+import { freePort } from '../../src/demo/free-port.ts';
 import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 import { heardAll, utterance } from '../e2e/helpers.ts';
@@ -23,17 +23,6 @@ const SECRET = 'test-webhook-secret-0123456789';
 const KEY = 'test-outbound-key';
 const env = emulatorEnv();
 const auth = { authorization: `Bearer ${KEY}` };
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 interface Proc {
   child: ChildProcess;

@@ -2,26 +2,15 @@
 // a generated token, serves the page, and a playground call reaches the Gemini agent through the real SDK (pointed
 // at the emulator with the SDK's own GOOGLE_GEMINI_BASE_URL, as an operator would).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
+import { freePort } from '../../src/demo/free-port.ts';
 import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
 import { PageClient } from './helpers.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
 
 describe('PLAYGROUND=true npm start', () => {
   let gemini: GeminiLiveEmulator;

@@ -1,11 +1,11 @@
 // The production entry point (src/main.ts → src/app.ts) carries a real call: it runs as its own process with only
 // environment variables pointing it at the Plivo and Gemini Live emulators, exactly as an operator would run it.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
+import { freePort } from '../../src/demo/free-port.ts';
 import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 
@@ -25,17 +25,6 @@ function textTurns(session: { received: { msg: Record<string, unknown> }[] } | u
     if (rt) out.push(rt);
   }
   return out;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 describe('npm start (src/main.ts) against both emulators', () => {
