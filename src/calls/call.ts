@@ -6,6 +6,7 @@
 // Tools run as detached promises and answer Gemini when they finish; nothing on the frame path awaits.
 import type { Config } from '../config.ts';
 import type { CallContext, CallMediaHandler, PhoneLeg, StreamEndReason } from '../contract/call.ts';
+import { AGENT_INPUT_RATE, AGENT_OUTPUT_RATE } from '../contract/media.ts';
 import type {
   LiveSession,
   LiveSessionEvents,
@@ -91,8 +92,9 @@ type HangupWait = { kind: 'goodbye' | 'fatal'; reason: string; stage: HangupStag
 /** Outbound opening: `pending` (not started yet), `waiting` (listening for "Hello?" + pause), `sent`, `skipped`. */
 type OpeningState = 'pending' | 'waiting' | 'sent' | 'skipped';
 
-const SAMPLES_PER_MS = 24;
-const CALLER_SAMPLES_PER_MS = 16;
+/** Agent audio (PCM16 at the contract's output rate) and caller audio (its input rate), samples per ms. */
+const SAMPLES_PER_MS = AGENT_OUTPUT_RATE / 1000;
+const CALLER_SAMPLES_PER_MS = AGENT_INPUT_RATE / 1000;
 /** Callee speech: mean absolute PCM16 level of a frame (about -40 dBFS) and how long it must last. */
 const HELLO_LEVEL = 330;
 const HELLO_MIN_MS = 100;
