@@ -12,7 +12,11 @@ import type { CallEvent } from '../../src/calls/events.ts';
 import { loadPromptAudio } from '../../src/calls/prompt-audio.ts';
 import { loadConfig } from '../../src/config.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
-import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emulators/gemini-live/index.ts';
+import {
+  type EmulatedSession,
+  type GeminiLiveEmulator,
+  startGeminiLiveEmulator,
+} from '../../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 import { createLiveSession } from '../../src/gemini/live-session.ts';
 import { createOperator, type Operator } from '../../src/operator/index.ts';
@@ -190,6 +194,30 @@ function upgradeStatus(url: string): Promise<number> {
   });
 }
 
+/**
+ * The emulator's nth session, bounded: a call that never opens one fails here in seconds with what the emulated
+ * phone saw, instead of hanging until the test's timeout.
+ */
+async function session(
+  index: number,
+  what: string,
+  call: { status: string; errors: string[] },
+): Promise<EmulatedSession> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(new Error(`no ${what} within 15 s (call ${call.status}, errors: ${call.errors.join('; ') || 'none'})`)),
+      15_000,
+    );
+  });
+  try {
+    return await Promise.race([gemini.nextSession(index), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const said = (n: Node, callId: string) =>
   n.events
     .filter((x) => x.callId === callId && x.e.type === 'agent-text')
@@ -209,7 +237,7 @@ describe('moving calls at the drain deadline', () => {
       to: loadConfig(emulatorEnv()).plivo.phoneNumber,
       idleMedia: 'silence',
     });
-    const first = await gemini.nextSession(0);
+    const first = await session(0, "A's Gemini session", call);
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
     await heardAll(call);
     await call.sendAudio(utterance());
@@ -222,7 +250,7 @@ describe('moving calls at the drain deadline', () => {
 
     const drained = a.gateway.drain();
     await untilTrue(() => a.ended.some((c) => c.ctx.callId === call.callUuid), 10_000, 'the call leaves A');
-    const moved = await gemini.nextSession(1);
+    const moved = await session(1, "B's Gemini session", call);
     await untilTrue(() => moved.setup !== undefined, 5000, 'setup on B');
     expect(moved.resumedFrom).toBe(first.handles.at(-1));
     expect(moved.conversationId).toBe(first.conversationId);
