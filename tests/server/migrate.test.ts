@@ -224,19 +224,25 @@ const said = (n: Node, callId: string) =>
     .map((x) => (x.e as { text: string }).text)
     .join('');
 
+/** Replicas A and B on one Redis, and an inbound call answered and streamed on A (which moves calls to B). */
+async function callOnA(tag: string) {
+  const prefix = `${tag}-${Date.now()}:`;
+  const b = await startNode('b', prefix);
+  const a = await startNode('a', prefix, { migrateUrl: () => b.base });
+  const call = await plivo.placeInboundCall({
+    answerUrl: `${a.base}/answer`,
+    hangupUrl: `${a.base}/hangup`,
+    from: '+14155550123',
+    to: loadConfig(emulatorEnv()).plivo.phoneNumber,
+    idleMedia: 'silence',
+  });
+  return { a, b, call };
+}
+
 describe('moving calls at the drain deadline', () => {
   it('a call live on A continues on B: Gemini resumed from the handle, no new opening, no hangup, audio both ways', async () => {
     await startGemini('Let me check that for you.');
-    const prefix = `mv1-${Date.now()}:`;
-    const b = await startNode('b', prefix);
-    const a = await startNode('a', prefix, { migrateUrl: () => b.base });
-    const call = await plivo.placeInboundCall({
-      answerUrl: `${a.base}/answer`,
-      hangupUrl: `${a.base}/hangup`,
-      from: '+14155550123',
-      to: loadConfig(emulatorEnv()).plivo.phoneNumber,
-      idleMedia: 'silence',
-    });
+    const { a, b, call } = await callOnA('mv1');
     const first = await session(0, "A's Gemini session", call);
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
     await heardAll(call);
@@ -317,16 +323,7 @@ describe('moving calls at the drain deadline', () => {
 
   it('a refused handle on B: B starts a fresh session with the conversation so far, and the call goes on', async () => {
     await startGemini('Let me check that for you.', true);
-    const prefix = `mv3-${Date.now()}:`;
-    const b = await startNode('b', prefix);
-    const a = await startNode('a', prefix, { migrateUrl: () => b.base });
-    const call = await plivo.placeInboundCall({
-      answerUrl: `${a.base}/answer`,
-      hangupUrl: `${a.base}/hangup`,
-      from: '+14155550123',
-      to: loadConfig(emulatorEnv()).plivo.phoneNumber,
-      idleMedia: 'silence',
-    });
+    const { a, b, call } = await callOnA('mv3');
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
     await heardAll(call);
     await call.sendAudio(utterance());
@@ -353,16 +350,7 @@ describe('moving calls at the drain deadline', () => {
   it('no resumable point at the deadline: the caller hears the technical-difficulty prompt, then the call is hung up', async () => {
     // The model is mid-way through a long turn for longer than the call may wait: no resumable handle.
     await startGemini(LONG_TURN);
-    const prefix = `mv2-${Date.now()}:`;
-    const b = await startNode('b', prefix);
-    const a = await startNode('a', prefix, { migrateUrl: () => b.base });
-    const call = await plivo.placeInboundCall({
-      answerUrl: `${a.base}/answer`,
-      hangupUrl: `${a.base}/hangup`,
-      from: '+14155550123',
-      to: loadConfig(emulatorEnv()).plivo.phoneNumber,
-      idleMedia: 'silence',
-    });
+    const { a, call } = await callOnA('mv2');
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
     await heardAll(call);
     await call.sendAudio(utterance());
