@@ -41,6 +41,10 @@ export const CLOSE_CODES = {
   callMismatch: 4001,
   startTimeout: 4002,
   backpressure: 4003,
+  /** The replay guard found the stream already served (the HTTP 409 of a refused upgrade, after the open). */
+  streamReplayed: 4409,
+  /** The call ended before its stream connected (the HTTP 410 of a refused upgrade, after the open). */
+  callEnded: 4410,
 } as const;
 
 const CLOSE_FOR_REASON: Record<StreamEndReason, number> = {

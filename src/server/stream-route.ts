@@ -1,8 +1,18 @@
-// The Plivo audio-stream WebSocket: `/stream/<token>`. The upgrade is refused (never opened) without a valid
-// token, for a call whose stream was already served (409: a token serves one stream once, across replicas through
-// the replay guard) or for a call that has ended (410). After that each socket is a PlivoStream driven by uWS
-// callbacks. A socket that closes before Plivo's `start` gives the stream back, since Plivo retries a failed
-// connect ("attempt twice before disconnecting the stream").
+// The Plivo audio-stream WebSocket: `/stream/<token>`. The upgrade is refused (never opened) without a valid token
+// (401/403) or while this replica already has a stream for the call (409). The replay guard's answer (is this the
+// token's first stream, across replicas? has the call ended?) needs Redis, so it comes after the open: until it does,
+// Plivo's first messages are held, and a refused stream is closed with 4409 (already served) or 4410 (call ended)
+// before any of its messages reach a call. After that each socket is a PlivoStream driven by uWS callbacks. A socket
+// that closes before Plivo's `start` gives the stream back, since Plivo retries a failed connect ("attempt twice
+// before disconnecting the stream").
+//
+// Why the upgrade is synchronous: an upgrade completed later (after an await) inside `res.cork()` is sometimes closed
+// by uWS right after `open` (1006, no close frame, nothing called by us). HttpResponse::cork() misses the upgrade when
+// realloc shrinks the socket in place and reads the new WebSocket's bytes as HTTP state (uNetworking/uWebSockets#1928,
+// fixed by uNetworking/uWebSockets#1929, July 2026; uws-pack 20.0.8 predates it). Without the cork uWS.js prints a
+// warning per upgrade. It cut about one moved call in ten in tests/server/migrate.test.ts. Once the uWS.js we ship
+// has #1929, the claim may move back before the upgrade (so refusals are HTTP statuses again); keep it synchronous
+// until then.
 
 import type { TemplatedApp, WebSocket } from 'uWebSockets.js';
 import { createHash } from 'node:crypto';
@@ -20,7 +30,15 @@ interface StreamSocketData {
   ctx: CallContext;
   stream: PlivoStream | undefined;
   closed: boolean;
+  /**
+   * Plivo's messages that arrived before the replay guard answered, copied (uWS reuses its buffers); undefined once
+   * the stream is admitted or refused.
+   */
+  held: Array<{ message: ArrayBuffer; isBinary: boolean }> | undefined;
 }
+
+/** `start` plus 5 s of media: more than any replay-guard answer takes (its Redis calls are bounded well below). */
+const MAX_HELD_MESSAGES = 251;
 
 export interface StreamRouteOptions {
   stats: EdgeStats;
@@ -42,6 +60,8 @@ const CONTROL_HEADROOM = 64 * 1024;
 export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: StreamRouteOptions): void {
   const { config } = deps;
   const byCall = new Map<string, PlivoStream>();
+  /** Calls whose socket is open and waiting for the replay guard (a second socket for them is refused at once). */
+  const admitting = new Set<string>();
   const maxMessage = config.server.maxWsMessageBytes;
 
   app.ws<StreamSocketData>('/stream/:token', {
@@ -59,25 +79,12 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
     sendPingsAutomatically: true,
 
     upgrade: (res, req, context) => {
-      // req dies when this function returns: copy everything first.
+      // Everything here is synchronous (see the header: uWS cuts some upgrades completed after an await).
       const token = req.getParameter(0) ?? '';
-      const key = req.getHeader('sec-websocket-key');
-      const protocol = req.getHeader('sec-websocket-protocol');
-      const extensions = req.getHeader('sec-websocket-extensions');
-      const url = req.getUrl();
-      const nonce = req.getHeader('x-plivo-signature-v3-nonce');
-      const signature = req.getHeader('x-plivo-signature-v3');
-      let aborted = false;
-      res.onAborted(() => {
-        aborted = true;
-      });
       const refuse = (status: number, kind: string) => {
         deps.metrics.errors.inc({ kind });
         deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: String(status) });
-        if (aborted) return;
-        res.cork(() => {
-          res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/plain').end(kind, true);
-        });
+        res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/plain').end(kind, true);
       };
       let ctx: CallContext;
       try {
@@ -92,7 +99,7 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         refuse(reason === 'malformed' || token === '' ? 401 : 403, `stream-token-${reason}`);
         return;
       }
-      if (byCall.has(ctx.callId)) {
+      if (byCall.has(ctx.callId) || admitting.has(ctx.callId)) {
         // A second live socket for the same call is a replay, not Plivo (one stream per call).
         deps.securityLog.warn(
           'stream-duplicate',
@@ -104,8 +111,11 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
       }
       // The token is what authorises the socket. Plivo also signs the upgrade, but which URL form it signs
       // (wss:// or https://, behind proxies) is unverified, so a mismatch is only logged and counted.
+      const signature = req.getHeader('x-plivo-signature-v3');
       if (config.plivo.verifySignatures && signature !== '') {
         const publicUrl = deps.publicUrl();
+        const url = req.getUrl();
+        const nonce = req.getHeader('x-plivo-signature-v3-nonce');
         const ok = [publicUrl, publicUrl.replace(/^http/, 'ws')].some(
           (base) =>
             verifyV3({
@@ -122,81 +132,72 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
           deps.logger.warn({ callId: ctx.callId }, 'stream upgrade signature did not verify (token accepted)');
         }
       }
-      const callId = ctx.callId;
-      // A moved call's stream (drain migration) is its second for the CallUUID: it claims its own slot of the call,
-      // one per resumption handle, so the token still serves one stream only, and none after the call's hangup.
-      const slot = movedSlot(ctx);
-      deps.replayGuard
-        .claimStream(callId, slot)
-        .then((claim) => {
-          if (claim === 'used') {
-            deps.securityLog.warn(
-              'stream-replayed',
-              { callId },
-              'stream upgrade refused: token already served a stream',
-            );
-            refuse(409, 'stream-replayed');
-            return;
-          }
-          if (claim === 'ended') {
-            deps.securityLog.warn('stream-after-end', { callId }, 'stream upgrade refused: the call has ended');
-            refuse(410, 'stream-call-ended');
-            return;
-          }
-          if (aborted) {
-            void deps.replayGuard.releaseStream(callId, slot);
-            return;
-          }
-          deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: '101' });
-          res.cork(() => {
-            res.upgrade<StreamSocketData>(
-              { ctx, stream: undefined, closed: false },
-              key,
-              protocol,
-              extensions,
-              context,
-            );
-          });
-        })
-        .catch((err: unknown) => {
-          deps.logger.error({ callId, err: errorMessage(err) }, 'stream upgrade failed');
-          refuse(500, 'stream-upgrade-error');
-        });
+      admitting.add(ctx.callId);
+      deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: '101' });
+      res.upgrade<StreamSocketData>(
+        { ctx, stream: undefined, closed: false, held: [] },
+        req.getHeader('sec-websocket-key'),
+        req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'),
+        context,
+      );
     },
 
     open: (ws) => {
       const data = ws.getUserData();
-      const transport = socketTransport(ws, data);
-      const stream = new PlivoStream({
-        ctx: data.ctx,
-        transport,
-        audio: deps.audio,
-        router: deps.router,
-        pacer: o.pacer,
-        stats: o.stats,
-        limits: o.limits,
-        onEnd: (s) => {
-          // Never started: Plivo may retry the connect with the same URL (a moved call's too).
-          if (!s.started) void deps.replayGuard.releaseStream(s.callId, movedSlot(data.ctx));
-          o.streams.delete(s);
-          if (byCall.get(s.callId) === s) byCall.delete(s.callId);
-          o.stats.activeStreams--;
-        },
-      });
-      data.stream = stream;
-      o.streams.add(stream);
-      byCall.set(stream.callId, stream);
-      o.stats.activeStreams++;
+      const callId = data.ctx.callId;
+      // A moved call's stream (drain migration) is its second for the CallUUID: it claims its own slot of the call,
+      // one per resumption handle, so the token still serves one stream only, and none after the call's hangup.
+      const slot = movedSlot(data.ctx);
+      deps.replayGuard
+        .claimStream(callId, slot)
+        .then((claim) => {
+          admitting.delete(callId);
+          if (data.closed) {
+            // Plivo left before the answer: it may retry with the same URL.
+            if (claim === 'ok') void deps.replayGuard.releaseStream(callId, slot);
+            return;
+          }
+          if (claim === 'used') {
+            deps.securityLog.warn('stream-replayed', { callId }, 'stream refused: token already served a stream');
+            refuseOpen(ws, data, 'stream-replayed', CLOSE_CODES.streamReplayed);
+            return;
+          }
+          if (claim === 'ended') {
+            deps.securityLog.warn('stream-after-end', { callId }, 'stream refused: the call has ended');
+            refuseOpen(ws, data, 'stream-call-ended', CLOSE_CODES.callEnded);
+            return;
+          }
+          admit(ws, data);
+        })
+        .catch((err: unknown) => {
+          admitting.delete(callId);
+          deps.logger.error({ callId, err: errorMessage(err) }, 'stream admission failed');
+          refuseOpen(ws, data, 'stream-upgrade-error', CLOSE_CODES.internal);
+        });
     },
 
     message: (ws, message, isBinary) => {
-      const stream = ws.getUserData().stream;
+      const data = ws.getUserData();
+      const stream = data.stream;
       if (message.byteLength > maxMessage) {
         o.stats.error('message-too-large');
-        stream?.close('protocol-error', CLOSE_CODES.tooBig, 'message too big');
+        if (stream !== undefined) stream.close('protocol-error', CLOSE_CODES.tooBig, 'message too big');
+        else if (!data.closed) {
+          data.held = undefined;
+          ws.end(CLOSE_CODES.tooBig, 'message too big');
+        }
         return;
       }
-      stream?.onMessage(message, isBinary);
+      if (stream !== undefined) {
+        stream.onMessage(message, isBinary);
+      } else if (data.held !== undefined) {
+        if (data.held.length >= MAX_HELD_MESSAGES) {
+          refuseOpen(ws, data, 'stream-admission-slow', CLOSE_CODES.internal);
+          return;
+        }
+        data.held.push({ message: message.slice(0), isBinary });
+      }
     },
 
     drain: (ws) => {
@@ -206,10 +207,52 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
     close: (ws, code) => {
       const data = ws.getUserData();
       data.closed = true;
+      data.held = undefined;
       if (code === CLOSE_CODES.tooBig) o.stats.error('message-too-large');
       data.stream?.onTransportClose(code);
     },
   });
+
+  /** The replay guard said no (or could not answer): close before any message reached a call. */
+  function refuseOpen(ws: WebSocket<StreamSocketData>, data: StreamSocketData, kind: string, code: number): void {
+    data.held = undefined;
+    deps.metrics.errors.inc({ kind });
+    if (!data.closed) ws.end(code, kind);
+  }
+
+  /** The stream is this token's first: it becomes a PlivoStream and gets what Plivo sent meanwhile, in order. */
+  function admit(ws: WebSocket<StreamSocketData>, data: StreamSocketData): void {
+    const transport = socketTransport(ws, data);
+    const stream = new PlivoStream({
+      ctx: data.ctx,
+      transport,
+      audio: deps.audio,
+      router: deps.router,
+      pacer: o.pacer,
+      stats: o.stats,
+      limits: o.limits,
+      onEnd: (s) => {
+        // Never started: Plivo may retry the connect with the same URL (a moved call's too).
+        if (!s.started) void deps.replayGuard.releaseStream(s.callId, movedSlot(data.ctx));
+        o.streams.delete(s);
+        if (byCall.get(s.callId) === s) byCall.delete(s.callId);
+        o.stats.activeStreams--;
+      },
+    });
+    data.stream = stream;
+    o.streams.add(stream);
+    byCall.set(stream.callId, stream);
+    o.stats.activeStreams++;
+    const held = data.held ?? [];
+    data.held = undefined;
+    // One cork for the burst: whatever the call answers to the held messages goes out together.
+    ws.cork(() => {
+      for (const m of held) {
+        if (data.closed) return;
+        stream.onMessage(m.message, m.isBinary);
+      }
+    });
+  }
 }
 
 function socketTransport(ws: WebSocket<StreamSocketData>, data: StreamSocketData): StreamTransport {
