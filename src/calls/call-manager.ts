@@ -1,7 +1,8 @@
 // The CallRouter the edge calls: it turns webhooks and streams into Calls. At the answer webhook it enriches the
 // context from the stored outbound record, creates the call record and opens the Gemini session at once (a warm
 // session, kept by call id with a TTL) so the agent is ready when media flows. If the stream lands on another
-// replica, that replica opens its own session at attachStream.
+// replica, that replica opens its own session at attachStream, and its stream notice (the replay guard, through
+// Redis) closes the warm one here at once: one Gemini session per call once the stream starts.
 import type { Config } from '../config.ts';
 import type {
   AnswerInfo,
@@ -153,6 +154,14 @@ export class CallManager implements CallRouter {
     }
     call.log.info({ streamId: start.streamId, format: start.format.encoding }, 'stream attached');
     return call.attach(leg);
+  }
+
+  streamElsewhere(callId: string): void {
+    const call = this.#calls.get(callId);
+    if (call === undefined || call.phase !== 'warming' || call.leg !== undefined) return;
+    this.#clearWarmTimer(callId);
+    call.log.info('stream attached on another replica; closing the warm session');
+    void call.handOverWarm();
   }
 
   async onHangup(info: HangupInfo): Promise<void> {

@@ -419,6 +419,17 @@ export class Call implements CallMediaHandler, CallControl {
     }
   }
 
+  /**
+   * A session opened at the answer webhook whose stream another replica took: that replica has its own session and
+   * owns the record, so this one closes without writing anything (no end fields, not a failure).
+   */
+  handOverWarm(): Promise<void> {
+    if (this.phase !== 'warming' || this.leg) return Promise.resolve();
+    this.#handedOff = true;
+    this.endReason = 'stream-elsewhere';
+    return this.finish('stream-elsewhere');
+  }
+
   /** This call was transferred to another replica (its record is owned there now). */
   get moved(): boolean {
     return this.#handedOff;

@@ -139,4 +139,9 @@ export interface CallRouter {
    * how many were hung up instead; undefined when nothing here can move calls. Optional for stand-ins.
    */
   migrateCalls?(urlFor: (ctx: CallContext, handle: string) => string): Promise<MigrateOutcome | undefined>;
+  /**
+   * Another replica took this call's stream (a notice through the shared store): a session opened here at the
+   * answer webhook will get no stream, so it closes now instead of at its warm TTL. Optional for stand-ins.
+   */
+  streamElsewhere?(callId: string): void;
 }

@@ -290,6 +290,7 @@ export function createOperator(o: OperatorOptions): Operator {
           return ctx;
         },
         migrateCalls: async (urlFor) => router.migrateCalls?.(urlFor),
+        streamElsewhere: (callId) => router.streamElsewhere?.(callId),
         attachStream(ctx, leg, start) {
           const recordId = ctx.outboundId ?? ctx.callId;
           entry(ctx.callId, recordId);

@@ -205,6 +205,7 @@ export class Playground {
     return {
       onAnswer: (info, base) => inner.onAnswer(info, base),
       migrateCalls: async (urlFor) => inner.migrateCalls?.(urlFor),
+      streamElsewhere: (callId) => inner.streamElsewhere?.(callId),
       attachStream: (ctx, leg, start) =>
         ctx.direction === 'playground' ? this.#attach(ctx, leg, start) : inner.attachStream(ctx, leg, start),
       onHangup: (info) => inner.onHangup(info),

@@ -102,6 +102,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       callTtlS: config.store.recordTtlS,
     });
   await replayGuard.ready();
+  // A call answered here whose stream another replica took: its warm Gemini session closes now (issue 9).
+  replayGuard.onStreamElsewhere((callId) => {
+    try {
+      router.streamElsewhere?.(callId);
+    } catch (err) {
+      logger.error({ callId, err: errorMessage(err) }, 'stream-elsewhere notice failed');
+    }
+  });
   new client.Counter({
     name: 'gateway_replay_guard_fallbacks_total',
     help: 'Replay-guard operations answered from this process memory because Redis was unreachable',

@@ -11,6 +11,7 @@
 //
 // A guard never throws: when Redis is unreachable it falls back to this process's memory (counted in `fallbacks`),
 // so a Redis outage degrades replay protection to per-replica instead of refusing calls.
+import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 
 export type StreamClaim = 'ok' | 'used' | 'ended';
@@ -38,6 +39,12 @@ export interface ReplayGuard {
   releaseStream(callId: string, slot?: string): Promise<void>;
   /** The call has ended (its hangup webhook): no answer, no stream after this. */
   markEnded(callId: string): Promise<void>;
+  /**
+   * Calls whose stream another replica took. With Redis, each replica publishes a notice when it takes a call's
+   * stream, so the replica that answered the call (and opened its Gemini session then) closes that session at once
+   * instead of after its warm TTL (issue 9). In memory there is one replica: never called.
+   */
+  onStreamElsewhere(listener: (callId: string) => void): void;
   /** Resolves once the backing store is connected (or after a short wait: the guard works without it). */
   ready(): Promise<void>;
   close(): Promise<void>;
@@ -163,6 +170,7 @@ export function createMemoryReplayGuard(o: ReplayGuardOptions): ReplayGuard {
     async markEnded(callId) {
       stateOf(callId).ended = true;
     },
+    onStreamElsewhere() {},
     async ready() {},
     async close() {},
   };
@@ -206,6 +214,10 @@ export function createRedisReplayGuard(o: RedisReplayGuardOptions): ReplayGuard 
   redis.on('error', () => {});
   const local = createMemoryReplayGuard(o);
   const callKey = (id: string) => `${prefix}c:${id}`;
+  // Stream notices: "<instance> <callId>" on one channel per prefix; a replica ignores its own.
+  const noticeChannel = `${prefix}streams`;
+  const instance = randomUUID();
+  let subscriber: Redis | undefined;
   let closed = false;
   const guard = {
     kind: 'redis' as const,
@@ -248,7 +260,11 @@ export function createRedisReplayGuard(o: RedisReplayGuardOptions): ReplayGuard 
     async claimStream(callId: string, slot?: string): Promise<StreamClaim> {
       try {
         const r = (await redis.eval(CLAIM_STREAM, 1, callKey(callId), callTtl, streamField(slot))) as StreamClaim;
-        if (r === 'ok') await local.claimStream(callId, slot);
+        if (r === 'ok') {
+          await local.claimStream(callId, slot);
+          // A notice, not state: lost while Redis is away, the answering replica's warm TTL still closes it.
+          if (slot === undefined) redis.publish(noticeChannel, `${instance} ${callId}`).catch(() => undefined);
+        }
         return r;
       } catch {
         guard.fallbacks++;
@@ -278,9 +294,23 @@ export function createRedisReplayGuard(o: RedisReplayGuardOptions): ReplayGuard 
         });
       });
     },
+    onStreamElsewhere(listener: (callId: string) => void) {
+      if (subscriber !== undefined || closed) return;
+      // A subscribed connection can only subscribe: a second one. It queues its SUBSCRIBE until connected and
+      // subscribes again after each reconnect (ioredis autoResubscribe).
+      subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, commandTimeout: undefined });
+      subscriber.on('error', () => {});
+      subscriber.on('message', (_channel: string, message: string) => {
+        const space = message.indexOf(' ');
+        if (space <= 0 || message.slice(0, space) === instance) return;
+        listener(message.slice(space + 1));
+      });
+      subscriber.subscribe(noticeChannel).catch(() => undefined);
+    },
     async close() {
       if (closed) return;
       closed = true;
+      await subscriber?.quit().catch(() => subscriber?.disconnect());
       await redis.quit().catch(() => redis.disconnect());
     },
   };

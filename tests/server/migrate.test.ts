@@ -6,55 +6,30 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAudioEngine } from '../../src/audio/engine.ts';
 import type { AudioEngine } from '../../src/audio/types.ts';
-import type { Call } from '../../src/calls/call.ts';
-import { CallManager } from '../../src/calls/call-manager.ts';
-import type { CallEvent } from '../../src/calls/events.ts';
 import { loadPromptAudio } from '../../src/calls/prompt-audio.ts';
 import { loadConfig } from '../../src/config.ts';
 import { emulatorEnv } from '../../src/demo/emulator-env.ts';
+import { AUTH_ID, AUTH_TOKEN, type Plivo, type Replica, startReplica } from '../../src/demo/replicas.ts';
 import {
   type EmulatedSession,
   type GeminiLiveEmulator,
   startGeminiLiveEmulator,
 } from '../../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
-import { createLiveSession } from '../../src/gemini/live-session.ts';
-import { createOperator, type Operator } from '../../src/operator/index.ts';
-import { createPlivoRestClient } from '../../src/plivo/rest-client.ts';
 import { signV3 } from '../../src/plivo/signature.ts';
 import { mintStreamToken } from '../../src/plivo/stream-token.ts';
-import { type Gateway, startGateway } from '../../src/server/gateway.ts';
-import { createRedisCallStore } from '../../src/store/redis.ts';
-import type { CallStore } from '../../src/store/types.ts';
 import { heardAll, until as untilTrue, utterance } from '../e2e/helpers.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
 import { until } from '../outbound/helpers.ts';
 import { openSocket } from '../plivo/helpers/ws.ts';
 
-const AUTH_ID = 'MAEMULATOR0000000000';
-const AUTH_TOKEN = 'emulator-auth-token';
 const LONG_TURN = Array.from({ length: 12 }, () => 'and then the parcel goes on to the next depot,').join(' ');
-
-type Plivo = Awaited<ReturnType<typeof startPlivoEmulator>>;
-
-interface Node {
-  name: string;
-  gateway: Gateway;
-  manager: CallManager;
-  operator: Operator;
-  store: CallStore;
-  base: string;
-  events: Array<{ callId: string; e: CallEvent }>;
-  ended: Call[];
-  metric(name: string, labels?: string): Promise<number>;
-  close(): Promise<void>;
-}
 
 let redis: TestRedis;
 let audio: AudioEngine;
 let plivo: Plivo;
 let gemini: GeminiLiveEmulator;
-const nodes: Node[] = [];
+const nodes: Replica[] = [];
 
 beforeAll(async () => {
   redis = await startTestRedis();
@@ -89,94 +64,6 @@ async function startGemini(text: string, refuseResumption = false): Promise<void
       ],
     },
   });
-}
-
-/** One replica: what src/app.ts composes (CallManager behind the operator), on the shared Redis. */
-async function startNode(name: string, prefix: string, o: { migrateUrl?: () => string } = {}): Promise<Node> {
-  const env = (publicUrl: string) =>
-    emulatorEnv({
-      SERVER_HOST: '127.0.0.1',
-      SERVER_PORT: '0',
-      PUBLIC_URL: publicUrl,
-      PLIVO_AUTH_ID: AUTH_ID,
-      PLIVO_AUTH_TOKEN: AUTH_TOKEN,
-      PLIVO_API_BASE_URL: plivo.restBaseUrl,
-      STATE_STORE: 'redis',
-      REDIS_URL: redis.url,
-      // The margin equals the timeout: calls move as soon as the drain starts.
-      DRAIN_TIMEOUT_S: '20',
-      DRAIN_MIGRATE_MARGIN_S: '20',
-    });
-  const plivoApi = createPlivoRestClient({
-    authId: AUTH_ID,
-    authToken: AUTH_TOKEN,
-    baseUrl: plivo.restBaseUrl,
-    timeoutMs: 3000,
-    maxRetries: 1,
-    baseBackoffMs: 5,
-  });
-  const store = createRedisCallStore({ url: redis.url, ttlS: 600, prefix });
-  const preConfig = loadConfig(env('http://127.0.0.1:8000'));
-  const operator = createOperator({ config: preConfig, store, settleMs: 200 });
-  const events: Node['events'] = [];
-  const ended: Call[] = [];
-  let manager: CallManager | undefined;
-  const live = () => manager!;
-  const router = operator.wrapRouter({
-    onAnswer: (info, base) => live().onAnswer(info, base),
-    attachStream: (ctx, leg, start) => live().attachStream(ctx, leg, start),
-    onHangup: (info) => live().onHangup(info),
-    onCallback: (kind, params) => live().onCallback(kind, params),
-    migrateCalls: (urlFor) => live().migrateCalls(urlFor),
-    activeCalls: () => manager?.activeCalls() ?? 0,
-    close: async () => manager?.close(),
-  });
-  const gateway = await startGateway({
-    config: preConfig,
-    router,
-    audio,
-    plivoApi,
-    publicUrl: (port) => `http://127.0.0.1:${port}`,
-    defaultMetrics: false,
-    routes: [operator.routes],
-    migrateUrl: o.migrateUrl,
-  });
-  manager = new CallManager({
-    config: loadConfig(env(gateway.publicUrl)),
-    store,
-    plivoApi,
-    createSession: (cfg, opts) =>
-      createLiveSession(cfg, opts, { baseUrl: gemini.baseUrl, backoffBaseMs: 20, closeWaitMs: 200 }),
-    timing: { migrateWaitMs: 1500 },
-    onEvent: (callId, e) => events.push({ callId, e }),
-    onCallEnded: (call) => {
-      operator.callEnded(call.recordId, call.ctx.callId, call.moved);
-      ended.push(call);
-    },
-  });
-  const node: Node = {
-    name,
-    gateway,
-    manager,
-    operator,
-    store,
-    base: gateway.publicUrl,
-    events,
-    ended,
-    async metric(metric, labels = '') {
-      const text = await gateway.metrics.metrics();
-      const line = text.split('\n').find((l) => l.startsWith(`${metric}${labels ? `{${labels}}` : ''} `));
-      return line === undefined ? 0 : Number(line.split(' ').at(-1));
-    },
-    async close() {
-      await gateway.close();
-      await manager?.close();
-      await operator.close();
-      await store.close();
-    },
-  };
-  nodes.push(node);
-  return node;
 }
 
 function upgradeStatus(url: string): Promise<number> {
@@ -218,7 +105,7 @@ async function session(
   }
 }
 
-const said = (n: Node, callId: string) =>
+const said = (n: Replica, callId: string) =>
   n.events
     .filter((x) => x.callId === callId && x.e.type === 'agent-text')
     .map((x) => (x.e as { text: string }).text)
@@ -227,8 +114,12 @@ const said = (n: Node, callId: string) =>
 /** Replicas A and B on one Redis, and an inbound call answered and streamed on A (which moves calls to B). */
 async function callOnA(tag: string) {
   const prefix = `${tag}-${Date.now()}:`;
-  const b = await startNode('b', prefix);
-  const a = await startNode('a', prefix, { migrateUrl: () => b.base });
+  const shared = { redis, audio, plivo, gemini: () => gemini, prefix };
+  // The margin equals the timeout: calls move as soon as the drain starts.
+  const env = { DRAIN_TIMEOUT_S: '20', DRAIN_MIGRATE_MARGIN_S: '20' };
+  const b = await startReplica('b', shared, { env });
+  const a = await startReplica('a', shared, { env, migrateUrl: () => b.base });
+  nodes.push(b, a);
   const call = await plivo.placeInboundCall({
     answerUrl: `${a.base}/answer`,
     hangupUrl: `${a.base}/hangup`,
