@@ -28,7 +28,7 @@ import type {
 } from './types.ts';
 import { UplinkBuffer } from './uplink-buffer.ts';
 import {
-  audioInput,
+  audioInputEncoder,
   clientTextTurn,
   decodeServerMessage,
   realtimeTextTurn,
@@ -161,7 +161,7 @@ class GeminiLiveSession implements LiveSession {
   private readonly chunkSamples: number;
   private readonly chunkBytes: Buffer;
   private readonly chunkView: Int16Array;
-  private readonly audioParams = audioInput(UPLINK_MIME);
+  private readonly encodeAudio = audioInputEncoder(UPLINK_MIME);
   /** Refilled by every server message (src/gemini/wire.ts). */
   private readonly inbound = new ServerMessageView();
   private socketDropped = 0;
@@ -261,9 +261,8 @@ class GeminiLiveSession implements LiveSession {
         this.socketDropped += this.chunkSamples;
         continue;
       }
-      this.audioParams.audio.data = this.chunkBytes.toString('base64');
       try {
-        live.session.sendRealtimeInput(this.audioParams);
+        live.socket.send(this.encodeAudio(this.chunkBytes.toString('base64')));
       } catch (err) {
         // Only if the socket is not open; its close event drives the reconnect.
         this.opts.logger.debug({ err: errorMessage(err) }, 'gemini audio send failed');

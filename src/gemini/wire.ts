@@ -114,9 +114,17 @@ export function decodeServerMessage(msg: unknown, out: ServerMessageView): boole
 
 // ---- client messages (the SDK's parameter objects; it adds the envelope and serialises) ---------------------------
 
-/** `realtimeInput.audio`, reused per session: the uplink sets `audio.data` to each chunk's base64. */
-export function audioInput(mimeType: string): { audio: { data: string; mimeType: string } } {
-  return { audio: { data: '', mimeType } };
+/**
+ * The uplink's `realtimeInput.audio` message, serialised without the SDK. It goes out once per chunk per call
+ * (every GEMINI_UPLINK_CHUNK_MS), always the same envelope around the chunk's base64: a template is two string
+ * concatenations where `session.sendRealtimeInput` converts the parameters field by field and JSON.stringify walks
+ * them. The message is the one the SDK builds for `sendRealtimeInput({ audio: { data, mimeType } })` on both the
+ * Gemini API and Vertex (tests/gemini/wire.test.ts).
+ */
+export function audioInputEncoder(mimeType: string): (base64: string) => string {
+  const head = '{"realtimeInput":{"audio":{"data":"';
+  const tail = `","mimeType":${JSON.stringify(mimeType)}}}}`;
+  return (base64) => head + base64 + tail;
 }
 
 /** A user text turn as `clientContent` (generations that take it all session; see src/gemini/profiles.ts). */

@@ -1,7 +1,9 @@
 // The Gemini Live wire codec on its own: real message shapes (as the service and our emulator send them) and bad
 // data, field by field. The session's behaviour over a real socket is in live-session.test.ts.
+import { Session } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import {
+  audioInputEncoder,
   clientTextTurn,
   decodeServerMessage,
   realtimeTextTurn,
@@ -167,5 +169,23 @@ describe('client messages', () => {
         { name: 'y', response: {} },
       ],
     });
+  });
+});
+
+describe('the uplink audio template', () => {
+  it('is the message the SDK sends for sendRealtimeInput({ audio }), on the Gemini API and on Vertex', () => {
+    const data = Buffer.from(Int16Array.from([0, 1, -1, 32767, -32768]).buffer).toString('base64');
+    const encode = audioInputEncoder('audio/pcm;rate=16000');
+    for (const vertex of [false, true]) {
+      const sent: string[] = [];
+      const session = new Session(
+        { send: (m: string) => sent.push(m) } as never,
+        {
+          isVertexAI: () => vertex,
+        } as never,
+      );
+      session.sendRealtimeInput({ audio: { data, mimeType: 'audio/pcm;rate=16000' } });
+      expect(JSON.parse(encode(data)), vertex ? 'vertex' : 'gemini api').toEqual(JSON.parse(sent[0]!));
+    }
   });
 });
