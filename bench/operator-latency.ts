@@ -4,6 +4,7 @@
 // percentiles over the calls' own records. Smoke scale only on a shared machine:
 //   node bench/operator-latency.ts --calls 1            (one demo call)
 //   node bench/operator-latency.ts --calls 200 --concurrency 10
+//   GEMINI_UPLINK_CHUNK_MS=100 node bench/operator-latency.ts --calls 40   (response latency with larger chunks)
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -49,7 +50,8 @@ const records: OperatorRecord[] = [];
 const stack = await startLocalStack({
   scenario: join(ROOT, 'scenarios/test-barge-in.json'),
   gemini: { speech: 'synthetic' },
-  env: { OUTBOUND_API_KEY: 'bench' },
+  // GEMINI_UPLINK_CHUNK_MS from the environment: the uplink chunk's cost in response latency (issue 9 item 4).
+  env: { OUTBOUND_API_KEY: 'bench', GEMINI_UPLINK_CHUNK_MS: process.env.GEMINI_UPLINK_CHUNK_MS ?? '40' },
   operator: { settleMs: 200, onFinalized: (r) => records.push(r) },
 });
 

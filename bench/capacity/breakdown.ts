@@ -1,6 +1,6 @@
 // Where the gateway's CPU per call-second goes, by component: a V8 CPU profile of the gateway taken during one
 // capacity step (BENCH_GATEWAY_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=DIR'), its samples' self time grouped by
-// what the code serves, scaled to the step's measured user CPU per call-second. System (kernel) time is not in a V8
+// what the code serves (the nearest caller of ours or of a package), scaled to the step's measured user CPU per call-second. System (kernel) time is not in a V8
 // profile; it is the step's measured figure, reported as its own row.
 //   node bench/capacity/breakdown.ts <profile.cpuprofile> <user µs/call·s> <system µs/call·s>
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string };
+  children?: number[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -32,13 +33,30 @@ const COMPONENTS: Array<[string, RegExp]> = [
   ['startup (module loading, compile)', /node:internal\/modules|amaro|cjs-module-lexer|node:internal\/bootstrap/],
 ];
 
+/**
+ * Each sample goes to the first component found walking up from the sampled frame: a native or Node-internal
+ * function (base64, Buffer, streams, JSON.parse) counts for the code of ours or the package that called it.
+ */
 export function breakdown(profile: Profile): Map<string, number> {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const memo = new Map<number, string>();
+  const componentOf = (id: number): string => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const frame = byId.get(id)?.callFrame;
+    const key = frame === undefined ? '' : `${frame.url} ${frame.functionName}`;
+    const up = parent.get(id);
+    const name =
+      COMPONENTS.find(([, re]) => re.test(key))?.[0] ??
+      (up === undefined ? 'other (Node internals, native)' : componentOf(up));
+    memo.set(id, name);
+    return name;
+  };
   const out = new Map<string, number>();
   for (let i = 0; i < profile.samples.length; i++) {
-    const frame = byId.get(profile.samples[i]!)?.callFrame;
-    const key = frame === undefined ? '' : `${frame.url} ${frame.functionName}`;
-    const name = COMPONENTS.find(([, re]) => re.test(key))?.[0] ?? 'other (Node internals, native)';
+    const name = componentOf(profile.samples[i]!);
     out.set(name, (out.get(name) ?? 0) + (profile.timeDeltas[i] ?? 0));
   }
   return out;

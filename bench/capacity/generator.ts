@@ -270,6 +270,8 @@ export interface GeneratorOptions {
   authToken: string;
   conversation: ConversationOptions;
   seed?: number;
+  /** The gateway's GEMINI_UPLINK_CHUNK_MS (default 40): a partial chunk at the end stays in its buffer. */
+  uplinkChunkMs?: number;
 }
 
 export class Generator {
@@ -505,8 +507,9 @@ export class Generator {
     await new Promise((r) => setTimeout(r, ms));
     for (const c of this.calls) {
       if (c.gemini === undefined) continue;
-      // The gateway sends whole chunks: a partial one (fewer frames than a chunk) stays in its buffer.
-      const expected = c.framesSent - (c.framesSent % 2);
+      // The gateway sends whole chunks: a partial one (up to a chunk less one frame) stays in its buffer.
+      const perChunk = Math.max(1, Math.round((this.opts.uplinkChunkMs ?? 40) / 20));
+      const expected = Math.max(0, c.framesSent - (perChunk - 1));
       this.m.upExpected += expected;
       this.m.upDelivered += Math.min(expected, Math.floor(c.samplesRecv / UP_SAMPLES_PER_FRAME));
     }

@@ -51,6 +51,9 @@ interface StepResult {
   gatesFailed: string[];
 }
 
+/** The gateway's uplink chunk (its default, or BENCH_GW_GEMINI_UPLINK_CHUNK_MS). */
+const uplinkChunkMs = Number(process.env.BENCH_GW_GEMINI_UPLINK_CHUNK_MS ?? 40);
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** utime and stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15, clock ticks of 1/100 s). */
@@ -134,6 +137,12 @@ async function startGateway(o: {
     DRAIN_TIMEOUT_S: '1',
     // Profiling the gateway alone, e.g. BENCH_GATEWAY_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
     ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
+    // Any other gateway setting under test, e.g. BENCH_GW_GEMINI_UPLINK_CHUNK_MS=100 sets GEMINI_UPLINK_CHUNK_MS.
+    ...Object.fromEntries(
+      Object.entries(process.env)
+        .filter(([k]) => k.startsWith('BENCH_GW_'))
+        .map(([k, v]) => [k.slice('BENCH_GW_'.length), v]),
+    ),
   };
   const proc = spawn('taskset', ['-c', o.core, process.execPath, MAIN], {
     env,
@@ -432,6 +441,7 @@ async function main(): Promise<number> {
     authId: AUTH_ID,
     authToken: AUTH_TOKEN,
     conversation: { interruptP: 0.2, toolP: 0.15 },
+    uplinkChunkMs,
   });
   await gen.start();
   const rows: BenchRow[] = [];
@@ -476,10 +486,11 @@ async function main(): Promise<number> {
     smoke,
     machine,
     gates: GATES,
-    config: { steps, duration, rampCps, gatewayCore, generatorCore, uplinkChunkMs: 40, downlinkChunkMs: 40 },
+    config: { steps, duration, rampCps, gatewayCore, generatorCore, uplinkChunkMs, downlinkChunkMs: 40 },
     note:
-      'Uplink latency is from the last 20 ms frame of a 40 ms uplink chunk leaving the generator to the chunk arriving: ' +
-      'the chunk size itself (GEMINI_UPLINK_CHUNK_MS=40) adds another 20 ms on average that is not counted here.',
+      `Uplink latency is from the last 20 ms frame of a ${uplinkChunkMs} ms uplink chunk leaving the generator to the ` +
+      `chunk arriving: the chunk size itself (GEMINI_UPLINK_CHUNK_MS=${uplinkChunkMs}) adds another ` +
+      `${uplinkChunkMs / 2 - 10} ms on average that is not counted here.`,
     knee: knee ?? null,
     failedAt: failedAt ?? null,
     rows,
