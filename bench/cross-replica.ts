@@ -13,11 +13,12 @@ import pino from 'pino';
 import { createAudioEngine } from '../src/audio/engine.ts';
 import { loadConfig } from '../src/config.ts';
 import { emulatorEnv } from '../src/demo/emulator-env.ts';
+import { startTestRedis } from '../src/demo/redis-server.ts';
 import { AUTH_ID, AUTH_TOKEN, startBalancer, startReplica } from '../src/demo/replicas.ts';
 import { startGeminiLiveEmulator } from '../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../src/emulators/plivo/index.ts';
 import { setRootLogger } from '../src/log.ts';
-import { startTestRedis } from '../tests/helpers/redis.ts';
+
 import { percentile } from './stats.ts';
 
 const arg = (name: string, def: number) => {

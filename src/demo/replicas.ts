@@ -1,23 +1,25 @@
-// Gateway replicas for multi-replica tests and benchmarks: each one what src/app.ts composes (CallManager behind the operator) on
+// Gateway replicas for multi-replica tests and benchmarks: each one composed by src/app.ts (composeGateway) on
 // a shared redis-server, a shared Plivo emulator and a shared Gemini Live emulator, over loopback sockets. And a
 // load balancer in front of them that routes webhooks and stream upgrades to the replicas a test names, as a real
 // cluster's would (round robin sends them wherever it likes).
 import { createServer, request, type Server } from 'node:http';
 import { connect } from 'node:net';
+import { composeGateway } from '../app.ts';
 import type { AudioEngine } from '../audio/types.ts';
 import type { Call } from '../calls/call.ts';
-import { CallManager } from '../calls/call-manager.ts';
+import type { CallManager } from '../calls/call-manager.ts';
 import type { CallEvent } from '../calls/events.ts';
 import { loadConfig } from '../config.ts';
 import type { GeminiLiveEmulator } from '../emulators/gemini-live/index.ts';
 import type { startPlivoEmulator } from '../emulators/plivo/index.ts';
 import { createLiveSession } from '../gemini/live-session.ts';
-import { createOperator, type Operator } from '../operator/index.ts';
+import type { Operator } from '../operator/index.ts';
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
-import { type Gateway, startGateway } from '../server/gateway.ts';
+import type { Gateway } from '../server/gateway.ts';
 import { createRedisCallStore } from '../store/redis.ts';
 import type { CallStore } from '../store/types.ts';
 import { emulatorEnv } from './emulator-env.ts';
+import { freePort } from './free-port.ts';
 
 export const AUTH_ID = 'MAEMULATOR0000000000';
 export const AUTH_TOKEN = 'emulator-auth-token';
@@ -58,18 +60,22 @@ export interface ReplicaOptions {
 
 export async function startReplica(name: string, shared: ReplicaShared, o: ReplicaOptions = {}): Promise<Replica> {
   const { redis, audio, plivo, prefix } = shared;
-  const env = (publicUrl: string) =>
+  // The port first: a replica must know its own URL (PUBLIC_URL) before it listens, as in production.
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const config = loadConfig(
     emulatorEnv({
       SERVER_HOST: '127.0.0.1',
-      SERVER_PORT: '0',
-      PUBLIC_URL: publicUrl,
+      SERVER_PORT: String(port),
+      PUBLIC_URL: o.publicUrl ?? base,
       PLIVO_AUTH_ID: AUTH_ID,
       PLIVO_AUTH_TOKEN: AUTH_TOKEN,
       PLIVO_API_BASE_URL: plivo.restBaseUrl,
       STATE_STORE: 'redis',
       REDIS_URL: redis.url,
       ...o.env,
-    });
+    }),
+  );
   const plivoApi = createPlivoRestClient({
     authId: AUTH_ID,
     authToken: AUTH_TOKEN,
@@ -79,51 +85,28 @@ export async function startReplica(name: string, shared: ReplicaShared, o: Repli
     baseBackoffMs: 5,
   });
   const store = createRedisCallStore({ url: redis.url, ttlS: 600, prefix });
-  const preConfig = loadConfig(env(o.publicUrl ?? 'http://127.0.0.1:8000'));
-  const operator = createOperator({ config: preConfig, store, settleMs: 200 });
   const events: Replica['events'] = [];
   const ended: Call[] = [];
-  let manager: CallManager | undefined;
-  const live = () => manager!;
-  const router = operator.wrapRouter({
-    onAnswer: (info, base) => live().onAnswer(info, base),
-    attachStream: (ctx, leg, start) => live().attachStream(ctx, leg, start),
-    onHangup: (info) => live().onHangup(info),
-    onCallback: (kind, params) => live().onCallback(kind, params),
-    migrateCalls: (urlFor) => live().migrateCalls(urlFor),
-    streamElsewhere: (callId) => manager?.streamElsewhere(callId),
-    activeCalls: () => manager?.activeCalls() ?? 0,
-    close: async () => manager?.close(),
-  });
-  const gateway = await startGateway({
-    config: preConfig,
-    router,
+  const { gateway, calls } = await composeGateway({
+    config,
     audio,
     plivoApi,
-    publicUrl: (port) => o.publicUrl ?? `http://127.0.0.1:${port}`,
-    defaultMetrics: false,
-    routes: [operator.routes],
-    migrateUrl: o.migrateUrl,
-  });
-  manager = new CallManager({
-    config: loadConfig(env(gateway.publicUrl)),
     store,
-    plivoApi,
     createSession: (cfg, opts) =>
       createLiveSession(cfg, opts, { baseUrl: shared.gemini().baseUrl, backoffBaseMs: 20, closeWaitMs: 200 }),
-    timing: { migrateWaitMs: o.migrateWaitMs ?? 1500 },
-    onEvent: (callId, e) => events.push({ callId, e }),
-    onCallEnded: (call) => {
-      operator.callEnded(call.recordId, call.ctx.callId, call.moved);
-      ended.push(call);
+    manager: {
+      timing: { migrateWaitMs: o.migrateWaitMs ?? 1500 },
+      onEvent: (callId, e) => events.push({ callId, e }),
+      onCallEnded: (call) => ended.push(call),
     },
+    operator: { settleMs: 200 },
+    gateway: { defaultMetrics: false, migrateUrl: o.migrateUrl },
   });
-  const base = `http://127.0.0.1:${gateway.port}`;
   return {
     name,
     gateway,
-    manager,
-    operator,
+    manager: calls.manager,
+    operator: calls.operator,
     store,
     base,
     events,
@@ -135,9 +118,7 @@ export async function startReplica(name: string, shared: ReplicaShared, o: Repli
     },
     async close() {
       await gateway.close();
-      await manager?.close();
-      await operator.close();
-      await store.close();
+      await calls.close();
     },
   };
 }
