@@ -209,7 +209,7 @@ export function createOutbound(options: OutboundOptions): Outbound {
         },
         attachStream: (ctx, leg, start) => inner.attachStream(ctx, leg, start),
         migrateCalls: async (urlFor) => inner.migrateCalls?.(urlFor),
-      streamElsewhere: (callId) => inner.streamElsewhere?.(callId),
+        streamElsewhere: (callId) => inner.streamElsewhere?.(callId),
         async onHangup(info) {
           // Both write the record (atomically); the dialer then sees the final status either way.
           await Promise.all([
