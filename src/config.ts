@@ -81,6 +81,9 @@ export const envSchema = z.object({
   PLIVO_REQUEST_TIMEOUT_MS: int(5000, 100, 120_000),
   PLIVO_MAX_RETRIES: int(3, 0, 10),
   PLIVO_CPS: num(2, 0.1, 1000),
+  // Agent audio kept ahead of real time at Plivo, and how much of it each top-up sends (src/plivo/pacer.ts).
+  PLIVO_PLAYOUT_LEAD_MS: int(60, 40, 1000),
+  PLIVO_PLAYOUT_BATCH_MS: int(20, 20, 500),
   STREAM_TOKEN_SECRET: optionalString,
   STREAM_TOKEN_TTL_S: int(300, 5, 86_400),
   WEBHOOK_NONCE_TTL_S: int(6 * 3600, 60, 7 * 86_400),
@@ -224,6 +227,13 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
     const problem = voiceProblem(voice, allowUnlisted);
     if (problem !== undefined) problems.push(`GEMINI_VOICE: ${problem} (got ${JSON.stringify(voice)})`);
   }
+  const lead = Number(env.PLIVO_PLAYOUT_LEAD_MS ?? 60);
+  const batch = Number(env.PLIVO_PLAYOUT_BATCH_MS ?? 20);
+  if (Number.isInteger(batch) && Number.isInteger(lead) && (batch % 20 !== 0 || batch >= lead)) {
+    problems.push(
+      `PLIVO_PLAYOUT_BATCH_MS: must be a multiple of 20 (one frame) and below PLIVO_PLAYOUT_LEAD_MS (got ${batch}, lead ${lead})`,
+    );
+  }
   problems.push(...placeholderProblems(env));
   return problems;
 }
@@ -352,6 +362,8 @@ export interface Config {
     requestTimeoutMs: number;
     maxRetries: number;
     cps: number;
+    playoutLeadMs: number;
+    playoutBatchMs: number;
     streamTokenSecret: string;
     streamTokenTtlS: number;
     /** How long a verified webhook's nonce is remembered (replays within it are refused). */
@@ -506,6 +518,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       requestTimeoutMs: e.PLIVO_REQUEST_TIMEOUT_MS,
       maxRetries: e.PLIVO_MAX_RETRIES,
       cps: e.PLIVO_CPS,
+      playoutLeadMs: e.PLIVO_PLAYOUT_LEAD_MS,
+      playoutBatchMs: e.PLIVO_PLAYOUT_BATCH_MS,
       // Separate secret recommended; falling back to the auth token keeps single-secret setups working.
       streamTokenSecret: e.STREAM_TOKEN_SECRET ?? e.PLIVO_AUTH_TOKEN,
       streamTokenTtlS: e.STREAM_TOKEN_TTL_S,

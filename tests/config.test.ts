@@ -38,6 +38,21 @@ describe('loadConfig', () => {
     }
   });
 
+  it('checks the playout batch against the lead: a multiple of 20 below it', () => {
+    expect(loadConfig(emulatorEnv({ PLIVO_PLAYOUT_LEAD_MS: '80', PLIVO_PLAYOUT_BATCH_MS: '40' })).plivo).toMatchObject({
+      playoutLeadMs: 80,
+      playoutBatchMs: 40,
+    });
+    for (const [lead, batch] of [
+      ['60', '60'],
+      ['80', '30'],
+    ]) {
+      expect(() => loadConfig(emulatorEnv({ PLIVO_PLAYOUT_LEAD_MS: lead!, PLIVO_PLAYOUT_BATCH_MS: batch! }))).toThrow(
+        /PLIVO_PLAYOUT_BATCH_MS: must be a multiple of 20/,
+      );
+    }
+  });
+
   it('never echoes secrets in its message', () => {
     expect(() => loadConfig(emulatorEnv({ PLIVO_AUTH_TOKEN: '', STATE_STORE: 'redis' }))).toThrow(/REDIS_URL/);
     try {

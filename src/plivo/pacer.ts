@@ -11,6 +11,11 @@
 // - pendingPlayoutMs() is exact: queued here + sent-but-unplayed (≤ lead), both known locally;
 // - a slow Plivo socket shows up as backpressure within one tick instead of after seconds of buffered audio.
 // The lead (3 frames) absorbs event-loop jitter up to ~leadMs - tickMs without a gap inside a turn.
+//
+// Batching (`batchMs`, PLIVO_PLAYOUT_BATCH_MS): a stream is topped up only once its lead has fallen by a whole
+// batch, so each top-up sends batchMs of frames in one corked write (one syscall) instead of one frame per 20 ms.
+// The smallest lead left before a top-up is leadMs - batchMs (minus a tick), so raise the lead with the batch to keep
+// the same jitter margin (lead 80 with batch 40 keeps the 60/20 margin and halves the sends).
 
 export interface Pumpable {
   /** Sends what the lead allows; returns true while it still has queued audio (stay scheduled). */
@@ -20,6 +25,8 @@ export interface Pumpable {
 export interface PacerOptions {
   /** How far ahead of real time audio is sent (ms). */
   leadMs?: number;
+  /** Audio per top-up (ms, a multiple of the 20 ms frame; default one frame). Must be below leadMs. */
+  batchMs?: number;
   /** Tick period (ms); must be well below leadMs. */
   tickMs?: number;
   now?: () => number;
@@ -27,6 +34,8 @@ export interface PacerOptions {
 
 export class Pacer {
   readonly leadMs: number;
+  /** A stream is topped up (to leadMs) once less than this is ahead: leadMs - batchMs + one frame. */
+  readonly topUpBelowMs: number;
   readonly tickMs: number;
   readonly now: () => number;
   private readonly active = new Set<Pumpable>();
@@ -39,6 +48,10 @@ export class Pacer {
 
   constructor(o: PacerOptions = {}) {
     this.leadMs = o.leadMs ?? 60;
+    const batch = o.batchMs ?? 20;
+    if (!(batch >= 20 && batch < this.leadMs))
+      throw new RangeError(`batchMs ${batch} must be 20 or more and below leadMs`);
+    this.topUpBelowMs = this.leadMs - batch + 20;
     this.tickMs = o.tickMs ?? 10;
     this.now = o.now ?? (() => performance.now());
   }

@@ -595,7 +595,7 @@ export class PlivoStream implements PhoneLeg, Pumpable {
       return this.stalled(now);
     }
     this.stallSince = 0;
-    if (this.count > 0 && this.playEnd - now < this.pacer.leadMs) {
+    if (this.count > 0 && this.playEnd - now < this.pacer.topUpBelowMs) {
       this.corkNow = now;
       this.transport.cork(this.sendAheadCorked);
     }

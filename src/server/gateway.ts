@@ -75,7 +75,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { config, router, audio } = opts;
   const logger = childLogger({ component: 'gateway' });
   const stats = new EdgeStats(opts.sampleEvery ?? 64);
-  const pacer = new Pacer({ leadMs: opts.leadMs ?? 60 });
+  const pacer = new Pacer({
+    leadMs: opts.leadMs ?? config.plivo.playoutLeadMs,
+    batchMs: config.plivo.playoutBatchMs,
+  });
   const streams = new Set<PlivoStream>();
   const metrics = createGatewayMetrics({
     stats,

@@ -27,8 +27,12 @@ class FakeSocket {
   end(code: number, reason: string) {
     this.ended = { code, reason };
   }
+  /** Corks that sent at least one message: each is one write (one syscall) on a real socket. */
+  writes = 0;
   cork(fn: () => void) {
+    const before = this.sent.length;
     fn();
+    if (this.sent.length > before) this.writes++;
   }
   events(name: string) {
     return this.sent.filter((m) => m.event === name);
@@ -70,10 +74,11 @@ function rig(
     handler?: Partial<CallMediaHandler>;
     callId?: string;
     deferFrames?: boolean;
+    pacer?: { leadMs: number; batchMs: number };
   } = {},
 ): Rig {
   const clock = { t: 1000 };
-  const pacer = new Pacer({ leadMs: 60, tickMs: 10, now: () => clock.t });
+  const pacer = new Pacer({ leadMs: 60, tickMs: 10, now: () => clock.t, ...o.pacer });
   pacers.push(pacer);
   const stats = new EdgeStats(1);
   const sock = new FakeSocket();
@@ -161,6 +166,33 @@ describe('PlivoStream', () => {
     expect(r.sock.events('playAudio')).toHaveLength(50);
     expect(r.s.pendingPlayoutMs()).toBe(0);
     expect(r.pacer.size).toBe(0);
+  });
+
+  it('with a 40 ms batch (lead 80) sends two frames per write: half the writes, the same audio, never under 40 ms ahead', () => {
+    const one = rig();
+    const two = rig({ pacer: { leadMs: 80, batchMs: 40 } });
+    for (const r of [one, two]) {
+      r.msg(start());
+      r.s.playAgentAudio(second());
+    }
+    let minAhead = Number.POSITIVE_INFINITY;
+    for (let t = 0; t < 1200; t += 10) {
+      two.advance(10);
+      one.advance(10);
+      const sentMs = two.sock.events('playAudio').length * 20;
+      // What Plivo holds: sent minus played (the stream started playing at 1000 ms on the rig's clock).
+      if (sentMs < 1000) minAhead = Math.min(minAhead, sentMs - (t + 10));
+    }
+    expect(two.sock.events('playAudio')).toHaveLength(50);
+    expect(one.sock.events('playAudio')).toHaveLength(50);
+    // The first write of each carries the whole lead (3 or 4 frames); after that 1 or 2 frames per write.
+    expect(one.sock.writes).toBe(48);
+    expect(two.sock.writes).toBe(24);
+    expect(minAhead).toBeGreaterThanOrEqual(40);
+  });
+
+  it('refuses a batch that is not below the lead', () => {
+    expect(() => new Pacer({ leadMs: 60, batchMs: 60 })).toThrow(RangeError);
   });
 
   it('sends a checkpoint right after the audio queued before it, and reports it played', () => {
