@@ -19,7 +19,7 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY CMakeLists.txt ./
 COPY native ./native
-COPY scripts/build-native.ts ./scripts/build-native.ts
+COPY scripts/node-guard.cjs scripts/build-native.ts ./scripts/
 RUN npm run build:native
 RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund
 # uWebSockets.js ships one binary per platform × arch × Node ABI (24 files, ~133 MB); its loader requires exactly

@@ -282,4 +282,26 @@ describe('k8s manifests', () => {
     const users = [...df.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
     expect(users.at(-1)).toMatch(/^[1-9]\d*(:\d+)?$/);
   });
+
+  it('every file an npm script of the Dockerfile runs was copied into the image before it', () => {
+    // A script that gained a step (scripts/node-guard.cjs in front of build:native) broke the image build once.
+    const df = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const scripts = (
+      JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    const copied: string[] = [];
+    const missing: string[] = [];
+    for (const line of df.split('\n')) {
+      const copy = /^COPY\s+(?!--from)(.+)\s+\S+$/.exec(line);
+      if (copy) copied.push(...copy[1]!.split(/\s+/));
+      const run = /^RUN npm run (\S+)/.exec(line);
+      if (!run) continue;
+      const command = scripts[run[1]!] ?? '';
+      for (const m of command.matchAll(/\bnode\s+(\S+\.(?:c?js|ts))/g)) {
+        const file = m[1]!;
+        if (!copied.some((c) => file === c || file.startsWith(`${c.replace(/\/$/, '')}/`))) missing.push(file);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
 });
