@@ -113,6 +113,8 @@ async function gatewayChild(): Promise<void> {
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: '0',
       MAX_CALLS: '100000',
+      // The bench measures past overload; shedding (OVERLOAD_LOOP_DELAY_MS) would refuse those calls instead.
+      OVERLOAD_LOOP_DELAY_MS: process.env.BENCH_OVERLOAD_LOOP_DELAY_MS ?? '0',
       LOG_LEVEL: 'silent',
       PLIVO_API_BASE_URL: plivoUrl,
       DRAIN_TIMEOUT_S: '0',
@@ -335,6 +337,8 @@ async function runLoad(calls: number): Promise<BenchRow[]> {
   });
   const child = fork(SELF, ['--gateway-child'], {
     stdio: childStdio(),
+    // Profiling the gateway alone, e.g. BENCH_GATEWAY_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
+    execArgv: [...process.execArgv, ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ?? '').split(' ').filter(Boolean)],
     env: { ...process.env, BENCH_GEMINI_URL: gemini.baseUrl, BENCH_PLIVO_URL: plivo.restBaseUrl },
   });
   const next = <T extends ChildMsg['type']>(type: T) =>

@@ -69,7 +69,13 @@ async function gatewayChild(): Promise<void> {
   ]);
   log.setRootLogger(pino.default({ level: 'silent' }));
   const config = loadConfig(
-    emulatorEnv({ SERVER_HOST: '127.0.0.1', SERVER_PORT: '0', MAX_CALLS: '100000', LOG_LEVEL: 'silent' }),
+    emulatorEnv({
+      SERVER_HOST: '127.0.0.1',
+      SERVER_PORT: '0',
+      MAX_CALLS: '100000',
+      OVERLOAD_LOOP_DELAY_MS: '0',
+      LOG_LEVEL: 'silent',
+    }),
   );
   const { engine } = await createAudioEngine({ backend: 'auto', execution: 'inline', poolThreads: 1 });
   const echo = createEchoAgent({ dtmfToneHz: undefined });

@@ -60,6 +60,8 @@ export const envSchema = z.object({
   // Read by src/log.ts itself (the logger exists before the config); validated here so a typo is reported.
   LOG_PRETTY: bool(false),
   MAX_CALLS: int(5000, 1, 1_000_000),
+  // Shed new calls while the event loop lags this much (p99 over a second); 0 = off (src/server/overload.ts).
+  OVERLOAD_LOOP_DELAY_MS: int(250, 0, 60_000),
   DRAIN_TIMEOUT_S: int(300, 0, 86_400),
   DRAIN_MIGRATE: bool(true),
   DRAIN_MIGRATE_MARGIN_S: int(15, 1, 3600),
@@ -340,6 +342,8 @@ export interface Config {
     /** Warnings about refused unauthenticated requests, per reason per minute (the rest are counted). */
     securityLogPerMin: number;
     maxCalls: number;
+    /** Event-loop delay (p99 over 1 s) above which new calls are refused; 0 = off. */
+    overloadLoopDelayMs: number;
     drainTimeoutS: number;
     /** At DRAIN_TIMEOUT_S minus drainMigrateMarginS, calls still up move to a ready replica (Plivo transfer). */
     drainMigrate: boolean;
@@ -501,6 +505,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       logLevel: e.LOG_LEVEL,
       securityLogPerMin: e.SECURITY_LOG_PER_MIN,
       maxCalls: e.MAX_CALLS,
+      overloadLoopDelayMs: e.OVERLOAD_LOOP_DELAY_MS,
       drainTimeoutS: e.DRAIN_TIMEOUT_S,
       drainMigrate: e.DRAIN_MIGRATE,
       drainMigrateMarginS: e.DRAIN_MIGRATE_MARGIN_S,

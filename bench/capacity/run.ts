@@ -134,6 +134,8 @@ async function startGateway(o: {
     ENV_FILE: '/dev/null',
     LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'warn',
     MAX_CALLS: '100000',
+    // The knee is where a gate fails, not where load shedding would start refusing calls.
+    OVERLOAD_LOOP_DELAY_MS: '0',
     DRAIN_TIMEOUT_S: '1',
     // Profiling the gateway alone, e.g. BENCH_GATEWAY_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
     ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),

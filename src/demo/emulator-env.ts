@@ -10,6 +10,10 @@ export function emulatorEnv(overrides: Record<string, string> = {}): NodeJS.Proc
     PLIVO_PHONE_NUMBER: '+14155550100',
     GEMINI_API_KEY: 'emulator-api-key',
     LOG_LEVEL: 'silent',
+    // Load shedding off: here the gateway shares its event loop with the emulators and the test or demo driving
+    // them, whose synchronous work (audio synthesis, fixtures) is not the gateway's overload. A test that wants it
+    // sets it (tests/server/overload.test.ts).
+    OVERLOAD_LOOP_DELAY_MS: '0',
     ...overrides,
   };
 }

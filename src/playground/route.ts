@@ -92,6 +92,7 @@ function mountPlayground(app: TemplatedApp, deps: GatewayDeps, pg: Playground): 
       .then((body) => {
         if (deps.isDraining()) return reply.json(503, { error: 'the gateway is draining' });
         if (deps.isFull()) return reply.json(503, { error: 'the gateway is at MAX_CALLS' });
+        if (deps.isOverloaded()) return reply.json(503, { error: 'the gateway is overloaded; try again shortly' });
         const raw: unknown = body.byteLength === 0 ? {} : JSON.parse(body.toString('utf8'));
         reply.json(201, pg.mint(raw));
       })

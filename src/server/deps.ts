@@ -37,6 +37,8 @@ export interface GatewayDeps {
   isDraining(): boolean;
   /** At MAX_CALLS: new calls are refused. */
   isFull(): boolean;
+  /** The event loop lags past OVERLOAD_LOOP_DELAY_MS: new calls are refused too (src/server/overload.ts). */
+  isOverloaded(): boolean;
   streamFormat: PhoneAudioFormat;
 }
 

@@ -26,6 +26,7 @@ import { createReplayGuard, type ReplayGuard } from '../store/replay-guard.ts';
 import type { GatewayDeps, RouteModule } from './deps.ts';
 import { Reply } from './http.ts';
 import { createGatewayMetrics } from './metrics.ts';
+import { OverloadMonitor } from './overload.ts';
 import { SecurityLog } from './security-log.ts';
 import { mountStreamRoute } from './stream-route.ts';
 import { mountPlivoWebhooks, RESUME_PATH } from './webhooks.ts';
@@ -80,10 +81,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     batchMs: config.plivo.playoutBatchMs,
   });
   const streams = new Set<PlivoStream>();
+  const overload = new OverloadMonitor({ thresholdMs: config.server.overloadLoopDelayMs });
   const metrics = createGatewayMetrics({
     stats,
     activeCalls: () => safeActiveCalls(router),
     pacerMaxIntervalMs: () => pacer.takeMaxIntervalMs(),
+    overload,
     defaultMetrics: opts.defaultMetrics,
   });
   const limits: StreamLimits = {
@@ -174,6 +177,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     securityLog,
     isDraining: () => draining,
     isFull: () => Math.max(safeActiveCalls(router), stats.activeStreams) >= config.server.maxCalls,
+    isOverloaded: () => overload.overloaded,
     streamFormat: opts.streamFormat ?? { encoding: 'mulaw', sampleRate: 8000 },
   };
 
@@ -280,6 +284,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       clearInterval(housekeeping);
       for (const s of [...streams]) s.close('shutdown');
       pacer.stop();
+      overload.close();
       us_listen_socket_close(listenSocket);
       app.close();
       securityLog.close();
@@ -317,6 +322,7 @@ function mountHealth(app: TemplatedApp, deps: GatewayDeps, stats: EdgeStats): vo
     const reply = new Reply(res);
     if (deps.isDraining()) reply.json(503, { ready: false, reason: 'draining' });
     else if (deps.isFull()) reply.json(503, { ready: false, reason: 'at MAX_CALLS' });
+    else if (deps.isOverloaded()) reply.json(503, { ready: false, reason: 'overloaded' });
     else reply.json(200, { ready: true });
   });
   app.get('/metrics', (res) => {

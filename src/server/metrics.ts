@@ -44,6 +44,8 @@ export function createGatewayMetrics(o: {
   activeCalls: () => number;
   /** The pacer's longest tick interval since the last scrape, ms (Pacer.takeMaxIntervalMs). */
   pacerMaxIntervalMs?: () => number;
+  /** Load shedding (src/server/overload.ts). */
+  overload?: { lagMs: number; overloaded: boolean; thresholdMs: number };
   defaultMetrics?: boolean;
 }): GatewayMetrics {
   const registry = new client.Registry();
@@ -60,6 +62,25 @@ export function createGatewayMetrics(o: {
       registers: [registry],
       collect() {
         this.set(pacerMax() / 1000);
+      },
+    });
+  }
+  const overload = o.overload;
+  if (overload && overload.thresholdMs > 0) {
+    new client.Gauge({
+      name: 'gateway_overloaded',
+      help: 'Whether new calls are refused because the event loop lags past OVERLOAD_LOOP_DELAY_MS (1) or not (0)',
+      registers: [registry],
+      collect() {
+        this.set(overload.overloaded ? 1 : 0);
+      },
+    });
+    new client.Gauge({
+      name: 'gateway_event_loop_lag_seconds',
+      help: 'Event-loop delay p99 over the last second, beyond the 10 ms sampling resolution (what load shedding reads)',
+      registers: [registry],
+      collect() {
+        this.set(overload.lagMs / 1000);
       },
     });
   }

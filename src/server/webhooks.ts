@@ -110,10 +110,19 @@ export function mountPlivoWebhooks(app: TemplatedApp, deps: GatewayDeps): void {
   plivoWebhook(app, deps, ['post', 'get'], '/answer', 'answer', async ({ params, reply }) => {
     const info = parseAnswer(params);
     const log = callLogger(info.callId);
-    if (deps.isDraining() || deps.isFull()) {
-      // Busy tone rather than a stream nobody will serve; Plivo ends the call politely.
-      log.warn({ draining: deps.isDraining() }, 'refusing call: draining or at MAX_CALLS');
-      deps.metrics.errors.inc({ kind: deps.isDraining() ? 'answer-while-draining' : 'answer-at-capacity' });
+    if (deps.isDraining() || deps.isFull() || deps.isOverloaded()) {
+      // Busy tone rather than a stream nobody will serve (or one that would degrade every call up); Plivo ends the
+      // call politely.
+      const why = deps.isDraining() ? 'draining' : deps.isFull() ? 'at-capacity' : 'overloaded';
+      log.warn({ why }, 'refusing call: draining, at MAX_CALLS or overloaded');
+      deps.metrics.errors.inc({
+        kind:
+          why === 'draining'
+            ? 'answer-while-draining'
+            : why === 'at-capacity'
+              ? 'answer-at-capacity'
+              : 'answer-overloaded',
+      });
       reply.xml(200, rejectXml('busy'));
       return;
     }
