@@ -17,7 +17,7 @@ import type { Operator } from '../operator/index.ts';
 import { createPlivoRestClient } from '../plivo/rest-client.ts';
 import type { Gateway } from '../server/gateway.ts';
 import { createRedisCallStore } from '../store/redis.ts';
-import type { CallStore } from '../store/types.ts';
+import type { CallRecord, CallStore } from '../store/types.ts';
 import { emulatorEnv } from './emulator-env.ts';
 import { freePort } from './free-port.ts';
 
@@ -37,6 +37,10 @@ export interface Replica {
   events: Array<{ callId: string; e: CallEvent }>;
   ended: Call[];
   metric(name: string, labels?: string): Promise<number>;
+  /** What the agent said on this replica in a call (its transcript deltas joined). */
+  said(callId: string): string;
+  /** The call's record once it is closed (final status and end reason), read from this replica's store. */
+  closedRecord(callId: string, timeoutMs?: number): Promise<CallRecord>;
   close(): Promise<void>;
 }
 
@@ -115,6 +119,21 @@ export async function startReplica(name: string, shared: ReplicaShared, o: Repli
       const text = await gateway.metrics.metrics();
       const line = text.split('\n').find((l) => l.startsWith(`${metric}${labels ? `{${labels}}` : ''} `));
       return line === undefined ? 0 : Number(line.split(' ').at(-1));
+    },
+    said(callId) {
+      return events
+        .filter((x) => x.callId === callId && x.e.type === 'agent-text')
+        .map((x) => (x.e as { text: string }).text)
+        .join('');
+    },
+    async closedRecord(callId, timeoutMs = 10_000) {
+      const end = Date.now() + timeoutMs;
+      for (;;) {
+        const r = await store.get(callId);
+        if (r?.status === 'completed' && r.endReason !== undefined) return r;
+        if (Date.now() > end) throw new Error(`the record of ${callId} was not closed within ${timeoutMs} ms`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
     },
     async close() {
       await gateway.close();

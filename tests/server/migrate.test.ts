@@ -20,7 +20,6 @@ import { signV3 } from '../../src/plivo/signature.ts';
 import { mintStreamToken } from '../../src/plivo/stream-token.ts';
 import { heardAll, until as untilTrue, utterance } from '../e2e/helpers.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { until } from '../outbound/helpers.ts';
 import { openSocket } from '../plivo/helpers/ws.ts';
 
 const LONG_TURN = Array.from({ length: 12 }, () => 'and then the parcel goes on to the next depot,').join(' ');
@@ -105,12 +104,6 @@ async function session(
   }
 }
 
-const said = (n: Replica, callId: string) =>
-  n.events
-    .filter((x) => x.callId === callId && x.e.type === 'agent-text')
-    .map((x) => (x.e as { text: string }).text)
-    .join('');
-
 /** Replicas A and B on one Redis, and an inbound call answered and streamed on A (which moves calls to B). */
 async function callOnA(tag: string) {
   const prefix = `${tag}-${Date.now()}:`;
@@ -138,7 +131,7 @@ describe('moving calls at the drain deadline', () => {
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
     await heardAll(call);
     await call.sendAudio(utterance());
-    await untilTrue(() => said(a, call.callUuid).includes('Let me check'), 10_000, 'answer on A');
+    await untilTrue(() => a.said(call.callUuid).includes('Let me check'), 10_000, 'answer on A');
     await heardAll(call, 300);
     // The turn's end brings a fresh resumable handle.
     await untilTrue(() => first.handles.length >= 2, 5000, 'a handle after the turn');
@@ -159,7 +152,7 @@ describe('moving calls at the drain deadline', () => {
     // The caller is still connected: B hears them, and the agent's answer from B reaches them.
     expect(call.status).toBe('in-progress');
     await call.sendAudio(utterance());
-    await untilTrue(() => said(b, call.callUuid).includes('welcome'), 10_000, 'answer on B');
+    await untilTrue(() => b.said(call.callUuid).includes('welcome'), 10_000, 'answer on B');
     await untilTrue(() => call.played.length > playedOnA + 5, 5000, 'agent audio from B');
     expect(moved.audioInMs).toBeGreaterThan(300);
     // No opening turn on B (no client text at all), no hangup seen by the Plivo emulator.
@@ -190,14 +183,7 @@ describe('moving calls at the drain deadline', () => {
     await call.completed;
     await untilTrue(() => b.ended.some((c) => c.ctx.callId === call.callUuid), 10_000, 'the call ends on B');
     // One record for the call: A's turns then B's, closed once, with the final status.
-    const record = await until(
-      async () => {
-        const r = await b.store.get(call.callUuid);
-        return r?.status === 'completed' && r.endReason !== undefined ? r : undefined;
-      },
-      10_000,
-      'the record closed',
-    );
+    const record = await b.closedRecord(call.callUuid);
     const text = record.transcript.map((t) => `${t.role}:${t.text}`).join(' | ');
     expect(text).toMatch(/agent:Hello, Acme Shop.*agent:Let me check.*agent:You are welcome/);
     expect(record.endReason).not.toBe('moved');
@@ -218,7 +204,7 @@ describe('moving calls at the drain deadline', () => {
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
     await heardAll(call);
     await call.sendAudio(utterance());
-    await untilTrue(() => said(a, call.callUuid).includes('Let me check'), 10_000, 'answer on A');
+    await untilTrue(() => a.said(call.callUuid).includes('Let me check'), 10_000, 'answer on A');
     await heardAll(call, 300);
     void a.gateway.drain();
     await untilTrue(() => gemini.sessions.length >= 3, 10_000, 'the refused resume, then a fresh session on B');
@@ -233,7 +219,7 @@ describe('moving calls at the drain deadline', () => {
     // The caller speaks on B and the fresh session answers.
     await untilTrue(() => b.manager.call(call.callUuid)?.phase === 'live', 5000, 'the call live on B');
     await call.sendAudio(utterance());
-    await untilTrue(() => said(b, call.callUuid).length > 0, 10_000, 'an answer on B');
+    await untilTrue(() => b.said(call.callUuid).length > 0, 10_000, 'an answer on B');
     await call.hangup();
     await call.completed;
   }, 60_000);
@@ -245,7 +231,7 @@ describe('moving calls at the drain deadline', () => {
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio');
     await heardAll(call);
     await call.sendAudio(utterance());
-    await untilTrue(() => said(a, call.callUuid).includes('parcel'), 10_000, 'the long answer starts');
+    await untilTrue(() => a.said(call.callUuid).includes('parcel'), 10_000, 'the long answer starts');
     const drainedAt = performance.now();
     void a.gateway.drain();
     await call.completed;
@@ -259,14 +245,7 @@ describe('moving calls at the drain deadline', () => {
     // No transfer was asked for.
     expect(plivo.requests.some((r) => r.method === 'POST' && r.path.endsWith(`/Call/${call.callUuid}/`))).toBe(false);
     expect(gemini.sessions).toHaveLength(1);
-    const record = await until(
-      async () => {
-        const r = await a.store.get(call.callUuid);
-        return r?.status === 'completed' && r.endReason !== undefined ? r : undefined;
-      },
-      10_000,
-      'the record closed',
-    );
+    const record = await a.closedRecord(call.callUuid);
     expect(record.endReason).toBe('moved-no-handle');
     expect(record.outcome).toBe('failed');
     expect(await a.metric('gateway_drain_deadline_calls_total', 'outcome="hung_up"')).toBe(1);

@@ -13,7 +13,6 @@ import { type GeminiLiveEmulator, startGeminiLiveEmulator } from '../../src/emul
 import { startPlivoEmulator } from '../../src/emulators/plivo/index.ts';
 import { heardAll, until as untilTrue, utterance } from '../e2e/helpers.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { until } from '../outbound/helpers.ts';
 
 let redis: TestRedis;
 let audio: AudioEngine;
@@ -95,24 +94,12 @@ describe('a call answered on A and streamed on B', () => {
     await untilTrue(() => call.played.length > 10, 8000, 'greeting audio from B');
     await heardAll(call);
     await call.sendAudio(utterance());
-    const said = () =>
-      b.events
-        .filter((x) => x.callId === call.callUuid && x.e.type === 'agent-text')
-        .map((x) => (x.e as { text: string }).text)
-        .join('');
-    await untilTrue(() => said().includes('ships today'), 10_000, 'the answer on B');
+    await untilTrue(() => b.said(call.callUuid).includes('ships today'), 10_000, 'the answer on B');
     expect(open.size).toBe(1);
     await call.hangup();
     await call.completed;
     // One record, closed once, written by B (A wrote nothing after the hand-over).
-    const record = await until(
-      async () => {
-        const r = await b.store.get(call.callUuid);
-        return r?.status === 'completed' && r.endReason !== undefined ? r : undefined;
-      },
-      10_000,
-      'the record closed',
-    );
+    const record = await b.closedRecord(call.callUuid);
     expect(record.endReason).not.toBe('stream-elsewhere');
     expect(record.transcript.map((t) => t.text).join(' ')).toMatch(/Hello, Acme Shop.*ships today/);
     expect(call.errors).toEqual([]);
