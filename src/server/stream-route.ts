@@ -10,7 +10,7 @@
 // by uWS right after `open` (1006, no close frame, nothing called by us). HttpResponse::cork() misses the upgrade when
 // realloc shrinks the socket in place and reads the new WebSocket's bytes as HTTP state (uNetworking/uWebSockets#1928,
 // fixed by uNetworking/uWebSockets#1929, July 2026; uws-pack 20.0.8 predates it). Without the cork uWS.js prints a
-// warning per upgrade. It cut about one moved call in ten in tests/server/migrate.test.ts. Once the uWS.js we ship
+// warning per upgrade. It cut about one moved call in seven in tests/server/migrate.test.ts. Once the uWS.js we ship
 // has #1929, the claim may move back before the upgrade (so refusals are HTTP statuses again); keep it synchronous
 // until then.
 
@@ -35,6 +35,8 @@ interface StreamSocketData {
    * the stream is admitted or refused.
    */
   held: Array<{ message: ArrayBuffer; isBinary: boolean }> | undefined;
+  /** Closed by us before the replay guard answered (a flood of held messages, an oversized one). */
+  refused: boolean;
 }
 
 /** `start` plus 5 s of media: more than any replay-guard answer takes (its Redis calls are bounded well below). */
@@ -135,7 +137,7 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
       admitting.add(ctx.callId);
       deps.metrics.webhookRequests.inc({ route: 'stream-upgrade', status: '101' });
       res.upgrade<StreamSocketData>(
-        { ctx, stream: undefined, closed: false, held: [] },
+        { ctx, stream: undefined, closed: false, held: [], refused: false },
         req.getHeader('sec-websocket-key'),
         req.getHeader('sec-websocket-protocol'),
         req.getHeader('sec-websocket-extensions'),
@@ -153,8 +155,8 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         .claimStream(callId, slot)
         .then((claim) => {
           admitting.delete(callId);
-          if (data.closed) {
-            // Plivo left before the answer: it may retry with the same URL.
+          if (data.closed || data.refused) {
+            // Gone before the answer (Plivo may retry with the same URL), or closed by us: nothing was served.
             if (claim === 'ok') void deps.replayGuard.releaseStream(callId, slot);
             return;
           }
@@ -185,6 +187,7 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
         if (stream !== undefined) stream.close('protocol-error', CLOSE_CODES.tooBig, 'message too big');
         else if (!data.closed) {
           data.held = undefined;
+          data.refused = true;
           ws.end(CLOSE_CODES.tooBig, 'message too big');
         }
         return;
@@ -216,6 +219,7 @@ export function mountStreamRoute(app: TemplatedApp, deps: GatewayDeps, o: Stream
   /** The replay guard said no (or could not answer): close before any message reached a call. */
   function refuseOpen(ws: WebSocket<StreamSocketData>, data: StreamSocketData, kind: string, code: number): void {
     data.held = undefined;
+    data.refused = true;
     deps.metrics.errors.inc({ kind });
     if (!data.closed) ws.end(code, kind);
   }
