@@ -310,7 +310,9 @@ export function createRedisReplayGuard(o: RedisReplayGuardOptions): ReplayGuard 
     async close() {
       if (closed) return;
       closed = true;
-      await subscriber?.quit().catch(() => subscriber?.disconnect());
+      // Not QUIT: it would queue until Redis is back (the subscriber keeps an offline queue), and a notice
+      // connection has nothing to flush.
+      subscriber?.disconnect();
       await redis.quit().catch(() => redis.disconnect());
     },
   };

@@ -89,3 +89,40 @@ describe('memory replay guard bounds', () => {
     expect(await g.claimNonce('d')).toBe(false);
   });
 });
+
+describe('stream notices across replicas (redis)', () => {
+  it("tells the other replicas, not itself, when it takes a call's stream; a moved call's slot is not a notice", async () => {
+    const prefix = `n${Math.random()}:`;
+    const a = createRedisReplayGuard({ url: redis.url, nonceTtlS: 60, callTtlS: 60, prefix });
+    const b = createRedisReplayGuard({ url: redis.url, nonceTtlS: 60, callTtlS: 60, prefix });
+    const other = createRedisReplayGuard({ url: redis.url, nonceTtlS: 60, callTtlS: 60, prefix: `${prefix}x:` });
+    const heard: Record<string, string[]> = { a: [], b: [], other: [] };
+    a.onStreamElsewhere((id) => heard.a!.push(id));
+    b.onStreamElsewhere((id) => heard.b!.push(id));
+    other.onStreamElsewhere((id) => heard.other!.push(id));
+    await Promise.all([a.ready(), b.ready(), other.ready()]);
+    // SUBSCRIBE goes out on each guard's own notice connection: give it time to land before the first claim.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await b.claimStream('call-n1')).toBe('ok');
+    expect(await b.claimStream('call-n1')).toBe('used');
+    expect(await b.claimStream('call-n2', 'moved:h1')).toBe('ok');
+    const by = Date.now() + 3000;
+    while (heard.a!.length === 0 && Date.now() < by) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(heard).toEqual({ a: ['call-n1'], b: [], other: [] });
+    await Promise.all([a.close(), b.close(), other.close()]);
+  });
+
+  it('closes at once while Redis is unreachable (the notice connection does not wait for it)', async () => {
+    const g = createRedisReplayGuard({
+      url: 'redis://127.0.0.1:1',
+      nonceTtlS: 60,
+      callTtlS: 60,
+      commandTimeoutMs: 100,
+    });
+    g.onStreamElsewhere(() => {});
+    const t0 = Date.now();
+    await g.close();
+    expect(Date.now() - t0).toBeLessThan(1000);
+  });
+});
