@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEchoAgent } from '../../src/demo/echo-agent.ts';
 import { setRootLogger } from '../../src/log.ts';
 import { type Harness, startHarness } from '../plivo/helpers/harness.ts';
-import { openSocket } from '../plivo/helpers/ws.ts';
+import { upgradeStatus } from '../plivo/helpers/ws.ts';
 
 const lines: string[] = [];
 let bytes = 0;
@@ -29,21 +29,6 @@ afterAll(async () => {
   await h?.close();
   setRootLogger(pino({ level: 'silent' }));
 });
-
-function upgrade(token: string): Promise<number> {
-  return new Promise((resolve) => {
-    const ws = openSocket(`${h.base.replace(/^http/, 'ws')}/stream/${token}`);
-    ws.on('unexpected-response', (_req, res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    ws.on('open', () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.on('error', () => resolve(0));
-  });
-}
 
 describe('D6: rate-limited security logs', () => {
   it('writes a bounded number of lines for 10,000 bad requests and counts every one in /metrics', async () => {
@@ -71,7 +56,7 @@ describe('D6: rate-limited security logs', () => {
           body: 'CallUUID=x',
           headers: { 'content-type': 'text/plain' },
         }),
-      () => upgrade('v2.garbage.garbage'),
+      () => upgradeStatus(`${h.base.replace(/^http/, 'ws')}/stream/v2.garbage.garbage`),
     ];
     const statuses = new Map<number, number>();
     let next = 0;

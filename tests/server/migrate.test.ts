@@ -20,7 +20,7 @@ import { signV3 } from '../../src/plivo/signature.ts';
 import { mintStreamToken } from '../../src/plivo/stream-token.ts';
 import { heardAll, until as untilTrue, utterance } from '../e2e/helpers.ts';
 import { startTestRedis, type TestRedis } from '../helpers/redis.ts';
-import { openSocket } from '../plivo/helpers/ws.ts';
+import { upgradeStatus } from '../plivo/helpers/ws.ts';
 
 const LONG_TURN = Array.from({ length: 12 }, () => 'and then the parcel goes on to the next depot,').join(' ');
 
@@ -62,21 +62,6 @@ async function startGemini(text: string, refuseResumption = false): Promise<void
         { id: 'after-move', trigger: 'caller-speech', callerText: 'Thanks.', text: 'You are welcome.' },
       ],
     },
-  });
-}
-
-function upgradeStatus(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const ws = openSocket(url);
-    ws.on('unexpected-response', (_req, res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    ws.on('open', () => {
-      ws.close();
-      resolve(101);
-    });
-    ws.on('error', () => resolve(0));
   });
 }
 

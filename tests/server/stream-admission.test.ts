@@ -8,7 +8,7 @@ import { CLOSE_CODES } from '../../src/plivo/stream-session.ts';
 import { mintStreamToken } from '../../src/plivo/stream-token.ts';
 import { createReplayGuard, type ReplayGuard, type StreamClaim } from '../../src/store/replay-guard.ts';
 import { CALLER, type Harness, OUR_NUMBER, startHarness, until } from '../plivo/helpers/harness.ts';
-import { openSocket, type TestSocket } from '../plivo/helpers/ws.ts';
+import { openSocket, type TestSocket, upgradeStatus } from '../plivo/helpers/ws.ts';
 
 /** The memory guard, with each stream claim's answer held until the test lets it go. */
 function heldGuard(): ReplayGuard & { release(): void; pending(): number } {
@@ -105,15 +105,7 @@ describe('stream admission', () => {
 
   it('a second socket for a call waiting on the guard is refused at once (409)', async () => {
     const first = await open('adm-3');
-    const status = await new Promise<number>((resolve) => {
-      const ws = openSocket(`${h.base.replace(/^http/, 'ws')}/stream/${token('adm-3')}`);
-      ws.on('unexpected-response', (_req, res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
-      ws.on('open', () => resolve(101));
-      ws.on('error', () => resolve(0));
-    });
+    const status = await upgradeStatus(`${h.base.replace(/^http/, 'ws')}/stream/${token('adm-3')}`);
     expect(status).toBe(409);
     guard.release();
     first.ws.close();

@@ -19,3 +19,19 @@ const WebSocketCtor = require('ws') as new (url: string) => TestSocket;
 export function openSocket(url: string): TestSocket {
   return new WebSocketCtor(url);
 }
+
+/** Opens a socket and closes it at once: the upgrade's HTTP status (101 when it opened, 0 when it could not connect). */
+export function upgradeStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const ws = openSocket(url);
+    ws.on('unexpected-response', (_req, res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    ws.on('open', () => {
+      ws.close();
+      resolve(101);
+    });
+    ws.on('error', () => resolve(0));
+  });
+}
