@@ -14,8 +14,8 @@
 //
 // Batching (`batchMs`, PLIVO_PLAYOUT_BATCH_MS): a stream is topped up only once its lead has fallen by a whole
 // batch, so each top-up sends batchMs of frames in one corked write (one syscall) instead of one frame per 20 ms.
-// The smallest lead left before a top-up is leadMs - batchMs (minus a tick), so raise the lead with the batch to keep
-// the same jitter margin (lead 80 with batch 40 keeps the 60/20 margin and halves the sends).
+// The smallest lead left before a top-up is about leadMs - batchMs + 20 - tickMs (50 ms at the default 60/20), so
+// raise the lead with the batch to keep the same jitter margin (lead 80 with batch 40 keeps it and halves the sends).
 
 export interface Pumpable {
   /** Sends what the lead allows; returns true while it still has queued audio (stay scheduled). */
