@@ -9,6 +9,7 @@
 // setup over TLS, which we cannot measure here). Also reported: Gemini sessions opened per call, and how long A's
 // warm session outlived the stream's start (it used to be the 30 s warm TTL).
 //   node bench/cross-replica.ts --calls 20 --setup-ms 400
+
 import pino from 'pino';
 import { createAudioEngine } from '../src/audio/engine.ts';
 import { loadConfig } from '../src/config.ts';
@@ -18,23 +19,12 @@ import { AUTH_ID, AUTH_TOKEN, startBalancer, startReplica } from '../src/demo/re
 import { startGeminiLiveEmulator } from '../src/emulators/gemini-live/index.ts';
 import { startPlivoEmulator } from '../src/emulators/plivo/index.ts';
 import { setRootLogger } from '../src/log.ts';
+import { numArg, until } from './cli.ts';
 
 import { percentile } from './stats.ts';
 
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-};
-const CALLS = arg('calls', 20);
-const SETUP_MS = arg('setup-ms', 400);
-
-const until = async (cond: () => boolean, ms: number, what: string) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+const CALLS = numArg('calls', 20);
+const SETUP_MS = numArg('setup-ms', 400);
 
 setRootLogger(pino({ level: 'error' }, pino.destination(2)));
 const redis = await startTestRedis();
@@ -85,6 +75,8 @@ async function one(place: 'same' | 'other'): Promise<Sample> {
     },
     20_000,
     'first agent audio',
+    // 5 ms: the resolution of the warm session's lifetime after the stream started.
+    5,
   );
   const ttfaMs = call.played[0]!.at - t0;
   await call.hangup();

@@ -5,6 +5,7 @@
 //   node bench/operator-latency.ts --calls 1            (one demo call)
 //   node bench/operator-latency.ts --calls 200 --concurrency 10
 //   GEMINI_UPLINK_CHUNK_MS=100 node bench/operator-latency.ts --calls 40   (response latency with larger chunks)
+
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -12,22 +13,12 @@ import { startLocalStack } from '../src/demo/stack.ts';
 import type { SimulatedCall } from '../src/emulators/plivo/types.ts';
 import { setRootLogger } from '../src/log.ts';
 import type { OperatorRecord } from '../src/records/view.ts';
+import { numArg, until } from './cli.ts';
 
 const ROOT = join(fileURLToPath(import.meta.url), '../..');
-const arg = (name: string, def: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
-};
-const CALLS = arg('calls', 1);
-const CONCURRENCY = arg('concurrency', 10);
+const CALLS = numArg('calls', 1);
+const CONCURRENCY = numArg('concurrency', 10);
 
-const until = async (cond: () => boolean, ms: number, what: string) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 const heardAll = (call: SimulatedCall) =>
   until(
     () => {
