@@ -108,6 +108,9 @@ export const envSchema = z.object({
   GEMINI_VAD_SILENCE_DURATION_MS: z.coerce.number().int().min(0).max(10_000).optional(),
   GEMINI_COMPRESSION_TRIGGER_TOKENS: z.coerce.number().int().min(1000).optional(),
   GEMINI_UPLINK_CHUNK_MS: int(40, 20, 200),
+  GEMINI_UPLINK_SILENCE_CHUNK_MS: int(200, 20, 1000),
+  GEMINI_UPLINK_SILENCE_DBFS: num(-50, -90, -20),
+  GEMINI_UPLINK_SILENCE_HANGOVER_MS: int(1000, 100, 10_000),
   GEMINI_PREBUFFER_MS: int(5000, 0, 60_000),
   GEMINI_CONNECT_TIMEOUT_MS: int(10_000, 500, 120_000),
   PROMPTS_DIR: optionalString,
@@ -234,6 +237,13 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
   if (Number.isInteger(batch) && Number.isInteger(lead) && (batch % 20 !== 0 || batch >= lead)) {
     problems.push(
       `PLIVO_PLAYOUT_BATCH_MS: must be a multiple of 20 (one frame) and below PLIVO_PLAYOUT_LEAD_MS (got ${batch}, lead ${lead})`,
+    );
+  }
+  const chunk = Number(env.GEMINI_UPLINK_CHUNK_MS ?? 40);
+  const quiet = Number(env.GEMINI_UPLINK_SILENCE_CHUNK_MS ?? 200);
+  if (Number.isInteger(chunk) && Number.isInteger(quiet) && quiet < chunk) {
+    problems.push(
+      `GEMINI_UPLINK_SILENCE_CHUNK_MS: must be at least GEMINI_UPLINK_CHUNK_MS (equal turns quiet chunks off; got ${quiet}, chunk ${chunk})`,
     );
   }
   problems.push(...placeholderProblems(env));
@@ -395,6 +405,11 @@ export interface Config {
     };
     compressionTriggerTokens: number | undefined;
     uplinkChunkMs: number;
+    /**
+     * Quiet uplink: once the caller has been quieter than `dbfs` for `hangoverMs`, caller audio goes out in chunks
+     * of `chunkMs` instead of uplinkChunkMs; the first loud frame flushes at once. chunkMs === uplinkChunkMs: off.
+     */
+    uplinkSilence: { chunkMs: number; dbfs: number; hangoverMs: number };
     prebufferMs: number;
     connectTimeoutMs: number;
     promptsDir: string | undefined;
@@ -550,6 +565,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       },
       compressionTriggerTokens: e.GEMINI_COMPRESSION_TRIGGER_TOKENS,
       uplinkChunkMs: e.GEMINI_UPLINK_CHUNK_MS,
+      uplinkSilence: {
+        chunkMs: e.GEMINI_UPLINK_SILENCE_CHUNK_MS,
+        dbfs: e.GEMINI_UPLINK_SILENCE_DBFS,
+        hangoverMs: e.GEMINI_UPLINK_SILENCE_HANGOVER_MS,
+      },
       prebufferMs: e.GEMINI_PREBUFFER_MS,
       connectTimeoutMs: e.GEMINI_CONNECT_TIMEOUT_MS,
       promptsDir: e.PROMPTS_DIR,

@@ -53,6 +53,30 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the quiet uplink settings and keeps the quiet chunk at least one chunk', () => {
+    expect(loadConfig(emulatorEnv({})).gemini.uplinkSilence).toEqual({ chunkMs: 200, dbfs: -50, hangoverMs: 1000 });
+    expect(
+      loadConfig(
+        emulatorEnv({
+          GEMINI_UPLINK_SILENCE_CHUNK_MS: '400',
+          GEMINI_UPLINK_SILENCE_DBFS: '-60',
+          GEMINI_UPLINK_SILENCE_HANGOVER_MS: '1500',
+        }),
+      ).gemini.uplinkSilence,
+    ).toEqual({ chunkMs: 400, dbfs: -60, hangoverMs: 1500 });
+    expect(() =>
+      loadConfig(emulatorEnv({ GEMINI_UPLINK_CHUNK_MS: '100', GEMINI_UPLINK_SILENCE_CHUNK_MS: '60' })),
+    ).toThrow(/GEMINI_UPLINK_SILENCE_CHUNK_MS: must be at least GEMINI_UPLINK_CHUNK_MS/);
+    for (const [name, value] of [
+      ['GEMINI_UPLINK_SILENCE_DBFS', '-10'],
+      ['GEMINI_UPLINK_SILENCE_DBFS', 'loud'],
+      ['GEMINI_UPLINK_SILENCE_HANGOVER_MS', '0'],
+      ['GEMINI_UPLINK_SILENCE_CHUNK_MS', '5000'],
+    ] as const) {
+      expect(() => loadConfig(emulatorEnv({ [name]: value }))).toThrow(new RegExp(name));
+    }
+  });
+
   it('never echoes secrets in its message', () => {
     expect(() => loadConfig(emulatorEnv({ PLIVO_AUTH_TOKEN: '', STATE_STORE: 'redis' }))).toThrow(/REDIS_URL/);
     try {

@@ -79,7 +79,20 @@ function voice(rate: number, samples: number, offset: number, f0: number): Int16
 const CALLER_FRAMES: Buffer[] = Array.from({ length: 50 }, (_, i) =>
   Buffer.from(Buffer.from(ulawEncode(voice(8000, 160, i * 160, 130))).toString('base64')),
 );
-const SILENCE_FRAME = Buffer.from(Buffer.alloc(160, 0xff).toString('base64'));
+/**
+ * What a caller's line carries between talk-spurts: not digital silence but a quiet room's background, here white
+ * noise at about -60 dBFS (a fixed seed, so runs match). The gateway's quiet uplink (GEMINI_UPLINK_SILENCE_DBFS,
+ * default -50) takes this for quiet; a noisier line would keep 40 ms chunks throughout.
+ */
+const SILENCE_FRAME = (() => {
+  let seed = 7;
+  const noise = new Int16Array(160);
+  for (let i = 0; i < noise.length; i++) {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    noise[i] = Math.round(((seed / 0x7fffffff) * 2 - 1) * 57); // uniform ±57: RMS 33, -60 dBFS
+  }
+  return Buffer.from(Buffer.from(ulawEncode(noise)).toString('base64'));
+})();
 
 const json = (o: unknown) => Buffer.from(JSON.stringify(o));
 /** One second of agent audio as 25 complete serverContent messages. */
@@ -122,6 +135,8 @@ class Call {
   readonly from: string;
   // Plivo leg
   plivo: WsSocket | undefined;
+  /** The gateway this call was placed on (bench/capacity/ab.ts runs two). */
+  gatewayBase = '';
   streamId = randomUUID();
   media: Buffer = Buffer.alloc(0);
   seqAt = 0;
@@ -146,6 +161,8 @@ class Call {
   gemini: WsSocket | undefined;
   setupAt = 0;
   samplesRecv = 0;
+  /** Uplink audio messages received in measured windows. */
+  upMessages = 0;
   /** Uplink frames below this index were held by the gateway (before setup, during a tool call): no latency. */
   holdBefore = 0;
   toolId = 0;
@@ -220,6 +237,8 @@ export interface StepMeasures {
   toolMs: Samples;
   upExpected: number;
   upDelivered: number;
+  /** Gemini uplink audio messages received (one TLS record and socket write each on the gateway). */
+  upMessages: number;
   dlExpected: number;
   dlDelivered: number;
   turns: number;
@@ -246,6 +265,7 @@ function newMeasures(calls: number, seconds: number): StepMeasures {
     toolMs: new Samples(calls * seconds),
     upExpected: 0,
     upDelivered: 0,
+    upMessages: 0,
     dlExpected: 0,
     dlDelivered: 0,
     turns: 0,
@@ -272,6 +292,8 @@ export interface GeneratorOptions {
   seed?: number;
   /** The gateway's GEMINI_UPLINK_CHUNK_MS (default 40): a partial chunk at the end stays in its buffer. */
   uplinkChunkMs?: number;
+  /** The gateway's GEMINI_UPLINK_SILENCE_CHUNK_MS (default 200): the largest partial chunk that can stay. */
+  uplinkSilenceChunkMs?: number;
 }
 
 export class Generator {
@@ -360,6 +382,7 @@ export class Generator {
    */
   async placeCall(gatewayBase: string, timeoutMs = 10_000): Promise<boolean> {
     const call = new Call(this.calls.length);
+    call.gatewayBase = gatewayBase;
     this.calls.push(call);
     const sessionArrived = new Promise<void>((resolve) => {
       this.awaitingSession = { call, resolve };
@@ -450,14 +473,26 @@ export class Generator {
     });
   }
 
-  /** Ends every call: stop event, socket close, signed hangup webhook (a few at a time). */
-  async hangupAll(gatewayBase: string): Promise<void> {
-    const url = `${gatewayBase}/hangup`;
+  /** Calls placed on `gatewayBase`, and the uplink messages they received in measured windows. */
+  callsOn(gatewayBase: string): { calls: number; upMessages: number } {
+    let calls = 0;
+    let upMessages = 0;
+    for (const c of this.calls) {
+      if (c.gatewayBase !== gatewayBase || c.gemini === undefined) continue;
+      calls++;
+      upMessages += c.upMessages;
+    }
+    return { calls, upMessages };
+  }
+
+  /** Ends every call: stop event, socket close, signed hangup webhook to its gateway (a few at a time). */
+  async hangupAll(): Promise<void> {
     const list = this.calls.slice();
     let next = 0;
     const worker = async () => {
       while (next < list.length) {
         const call = list[next++]!;
+        const url = `${call.gatewayBase}/hangup`;
         call.streaming = false;
         const sock = call.plivo;
         if (sock !== undefined && sock.readyState === OPEN) {
@@ -507,8 +542,10 @@ export class Generator {
     await new Promise((r) => setTimeout(r, ms));
     for (const c of this.calls) {
       if (c.gemini === undefined) continue;
-      // The gateway sends whole chunks: a partial one (up to a chunk less one frame) stays in its buffer.
-      const perChunk = Math.max(1, Math.round((this.opts.uplinkChunkMs ?? 40) / 20));
+      // The gateway sends whole chunks: a partial one (up to a chunk less one frame) stays in its buffer, and the
+      // caller is quiet here, so the chunk is the quiet one.
+      const chunkMs = Math.max(this.opts.uplinkChunkMs ?? 40, this.opts.uplinkSilenceChunkMs ?? 200);
+      const perChunk = Math.max(1, Math.round(chunkMs / 20));
       const expected = Math.max(0, c.framesSent - (perChunk - 1));
       this.m.upExpected += expected;
       this.m.upDelivered += Math.min(expected, Math.floor(c.samplesRecv / UP_SAMPLES_PER_FRAME));
@@ -651,6 +688,10 @@ export class Generator {
       if (data[end - 1] === 0x3d) bytes--;
       if (data[end - 2] === 0x3d) bytes--;
       call.samplesRecv += bytes >> 1;
+      if (this.measuring) {
+        this.m.upMessages++;
+        call.upMessages++;
+      }
       const lastFrame = Math.floor(call.samplesRecv / UP_SAMPLES_PER_FRAME) - 1;
       if (
         this.measuring &&

@@ -5,24 +5,31 @@
 // gateway. Stops at the first step that fails a gate. Writes bench/results/capacity-<stamp>.json and .svg and
 // prints a narrow table. Gemini Live is served over TLS with a CA made here and trusted by the gateway through
 // NODE_EXTRA_CA_CERTS, as an operator behind a TLS-intercepting proxy would.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { freePort } from '../../src/demo/free-port.ts';
 import { machineInfo, machineMarkdown, rowsMarkdown } from '../report.ts';
 import { round } from '../stats.ts';
 import type { BenchRow } from '../types.ts';
 import { makeCerts } from './certs.ts';
+import {
+  AUTH_ID,
+  AUTH_TOKEN,
+  cpuPressure,
+  procCpu,
+  procRssKiB,
+  runqWaitS,
+  scrape,
+  startGateway,
+  stopGateway,
+} from './gateway-proc.ts';
 import { Generator, type StepMeasures } from './generator.ts';
 import { capacitySvg } from './svg.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
-const AUTH_ID = 'MAEMULATOR0000000000';
-const AUTH_TOKEN = 'emulator-auth-token';
 
 /** The gates of issue 9: a step that fails one is past the knee. */
 export const GATES = {
@@ -53,129 +60,10 @@ interface StepResult {
 
 /** The gateway's uplink chunk (its default, or BENCH_GW_GEMINI_UPLINK_CHUNK_MS). */
 const uplinkChunkMs = Number(process.env.BENCH_GW_GEMINI_UPLINK_CHUNK_MS ?? 40);
+/** The gateway's quiet uplink chunk (its default, or BENCH_GW_GEMINI_UPLINK_SILENCE_CHUNK_MS). */
+const uplinkSilenceChunkMs = Number(process.env.BENCH_GW_GEMINI_UPLINK_SILENCE_CHUNK_MS ?? 200);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** utime and stime of a process, in seconds (/proc/<pid>/stat fields 14 and 15, clock ticks of 1/100 s). */
-function procCpu(pid: number): { user: number; system: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { user: Number(f[11]) / 100, system: Number(f[12]) / 100 };
-}
-
-/**
- * Time the process's main thread spent runnable but waiting for a CPU (/proc/<pid>/schedstat, field 2, ns): on a
- * pinned process, time another process took from its core. The gateway's loop delay means nothing when this is high.
- */
-function runqWaitS(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** Host CPU pressure (PSI `some avg10`, %): other tenants of a shared machine. */
-function cpuPressure(): number {
-  try {
-    const m = /some avg10=([\d.]+)/.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
-    return m ? Number(m[1]) : Number.NaN;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-function procRssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : Number.NaN;
-}
-
-/** Event-loop delay percentiles from the gateway's /metrics (prom-client resets them at every scrape). */
-async function scrape(base: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
-  const out: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const m = /^(nodejs_eventloop_lag_(?:p99|max|mean)_seconds|gateway_agent_frames_dropped_total)\S* (\S+)$/.exec(
-      line,
-    );
-    if (m) out[m[1]!] = Number(m[2]);
-  }
-  return out;
-}
-
-interface GatewayProc {
-  proc: ChildProcess;
-  base: string;
-  exited: Promise<number | null>;
-}
-
-async function startGateway(o: {
-  core: string;
-  geminiPort: number;
-  restPort: number;
-  caPath: string;
-  logFd: number;
-}): Promise<GatewayProc> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH,
-    SERVER_HOST: '127.0.0.1',
-    SERVER_PORT: String(port),
-    PUBLIC_URL: base,
-    PLIVO_AUTH_ID: AUTH_ID,
-    PLIVO_AUTH_TOKEN: AUTH_TOKEN,
-    PLIVO_PHONE_NUMBER: '+14155550100',
-    PLIVO_API_BASE_URL: `http://127.0.0.1:${o.restPort}`,
-    GEMINI_API_KEY: 'emulator-api-key',
-    // The SDK's own variable, as an operator points @google/genai elsewhere; https, so the SDK speaks wss://.
-    GOOGLE_GEMINI_BASE_URL: `https://127.0.0.1:${o.geminiPort}`,
-    NODE_EXTRA_CA_CERTS: o.caPath,
-    ENV_FILE: '/dev/null',
-    LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'warn',
-    MAX_CALLS: '100000',
-    // The knee is where a gate fails, not where load shedding would start refusing calls.
-    OVERLOAD_LOOP_DELAY_MS: '0',
-    DRAIN_TIMEOUT_S: '1',
-    // Profiling the gateway alone, e.g. BENCH_GATEWAY_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof'.
-    ...(process.env.BENCH_GATEWAY_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_GATEWAY_NODE_OPTIONS } : {}),
-    // Any other gateway setting under test, e.g. BENCH_GW_GEMINI_UPLINK_CHUNK_MS=100 sets GEMINI_UPLINK_CHUNK_MS.
-    ...Object.fromEntries(
-      Object.entries(process.env)
-        .filter(([k]) => k.startsWith('BENCH_GW_'))
-        .map(([k, v]) => [k.slice('BENCH_GW_'.length), v]),
-    ),
-  };
-  const proc = spawn('taskset', ['-c', o.core, process.execPath, MAIN], {
-    env,
-    stdio: ['ignore', o.logFd, o.logFd],
-  });
-  const exited = new Promise<number | null>((r) => proc.once('exit', (code) => r(code)));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (proc.exitCode !== null) throw new Error(`gateway exited (${proc.exitCode}) at start: see the log`);
-    try {
-      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error('gateway did not become ready within 30 s');
-    }
-    await sleep(100);
-  }
-  return { proc, base, exited };
-}
-
-async function stopGateway(g: GatewayProc): Promise<void> {
-  if (g.proc.exitCode !== null) return;
-  g.proc.kill('SIGTERM');
-  const t = setTimeout(() => g.proc.kill('SIGKILL'), 8000);
-  await g.exited;
-  clearTimeout(t);
-}
 
 function pct(s: { p50: number; p99: number; max: number; count: number }) {
   return { p50: round(s.p50), p99: round(s.p99), max: round(s.max), n: s.count };
@@ -232,7 +120,7 @@ async function runStep(
     const genLoopMax = gen.loop.max / 1e6;
     await gen.quiesce(600);
     const m = gen.m;
-    await gen.hangupAll(gw.base);
+    await gen.hangupAll();
     return judge(calls, m, {
       failed,
       rampS,
@@ -329,6 +217,7 @@ function judge(
       gapMaxMs: round(gap.max),
       gwLoopP99Ms: round(x.loopP99Ms),
       gwLoopMaxMs: round(x.loopMaxMs),
+      upMsgsPerCallS: round(m.upMessages / callSeconds),
       upDeliveredPct: round(upRatio * 100),
       dlDeliveredPct: round(dlRatio * 100),
       clearP99Ms: round(clear.p99),
@@ -377,6 +266,7 @@ function quantile(values: number[], q: number): number {
 const COLUMNS = [
   'gwCpuUsPerCallS',
   'gwSysUsPerCallS',
+  'upMsgsPerCallS',
   'rssPerCallKiB',
   'upP99Ms',
   'dlFirstP99Ms',
@@ -444,6 +334,7 @@ async function main(): Promise<number> {
     authToken: AUTH_TOKEN,
     conversation: { interruptP: 0.2, toolP: 0.15 },
     uplinkChunkMs,
+    uplinkSilenceChunkMs,
   });
   await gen.start();
   const rows: BenchRow[] = [];
@@ -488,11 +379,22 @@ async function main(): Promise<number> {
     smoke,
     machine,
     gates: GATES,
-    config: { steps, duration, rampCps, gatewayCore, generatorCore, uplinkChunkMs, downlinkChunkMs: 40 },
+    config: {
+      steps,
+      duration,
+      rampCps,
+      gatewayCore,
+      generatorCore,
+      uplinkChunkMs,
+      uplinkSilenceChunkMs,
+      downlinkChunkMs: 40,
+    },
     note:
       `Uplink latency is from the last 20 ms frame of a ${uplinkChunkMs} ms uplink chunk leaving the generator to the ` +
       `chunk arriving: the chunk size itself (GEMINI_UPLINK_CHUNK_MS=${uplinkChunkMs}) adds another ` +
-      `${uplinkChunkMs / 2 - 10} ms on average that is not counted here.`,
+      `${uplinkChunkMs / 2 - 10} ms on average that is not counted here. While the caller is quiet (after a 1 s ` +
+      `hangover) the gateway sends ${uplinkSilenceChunkMs} ms chunks (GEMINI_UPLINK_SILENCE_CHUNK_MS); the first loud ` +
+      `frame flushes them, so speech is not delayed by it.`,
     knee: knee ?? null,
     failedAt: failedAt ?? null,
     rows,

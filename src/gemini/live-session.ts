@@ -161,6 +161,16 @@ class GeminiLiveSession implements LiveSession {
   private readonly chunkSamples: number;
   private readonly chunkBytes: Buffer;
   private readonly chunkView: Int16Array;
+  // Quiet uplink (config.uplinkSilence): a caller quiet for `hangoverSamples` is sent in `quietChunkSamples`
+  // pieces, because every uplink message costs a TLS record and a socket write whatever its size
+  // (docs/ARCHITECTURE.md, "Quiet uplink"). Speech, and the silence right after it that ends the caller's turn,
+  // keep the short chunks; the first loud frame after a quiet stretch flushes what waits.
+  private readonly quietChunkSamples: number;
+  private readonly quietView: Int16Array;
+  private readonly loudMeanSquare: number;
+  private readonly hangoverSamples: number;
+  /** Caller samples since the last loud one (saturates at hangoverSamples). */
+  private sinceLoud = 0;
   private readonly encodeAudio = audioInputEncoder(UPLINK_MIME);
   /** Refilled by every server message (src/gemini/wire.ts). */
   private readonly inbound = new ServerMessageView();
@@ -196,8 +206,13 @@ class GeminiLiveSession implements LiveSession {
     };
     this.chunkSamples = config.uplinkChunkMs * SAMPLES_PER_MS;
     this.prebufferSamples = config.prebufferMs * SAMPLES_PER_MS;
-    this.chunkBytes = Buffer.allocUnsafeSlow(this.chunkSamples * 2);
+    const quiet = config.uplinkSilence;
+    this.quietChunkSamples = Math.max(this.chunkSamples, quiet.chunkMs * SAMPLES_PER_MS);
+    this.hangoverSamples = quiet.hangoverMs * SAMPLES_PER_MS;
+    this.loudMeanSquare = (32768 * 10 ** (quiet.dbfs / 20)) ** 2;
+    this.chunkBytes = Buffer.allocUnsafeSlow(this.quietChunkSamples * 2);
     this.chunkView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.chunkSamples);
+    this.quietView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.quietChunkSamples);
     this.pending = new UplinkBuffer(this.chunkSamples * 4);
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve;
@@ -237,10 +252,19 @@ class GeminiLiveSession implements LiveSession {
 
   sendAudio(pcm16k: Int16Array): void {
     if (this.closed) return;
+    let onset = false;
+    if (this.quietChunkSamples > this.chunkSamples) {
+      if (meanSquare(pcm16k) > this.loudMeanSquare) {
+        onset = this.sinceLoud >= this.hangoverSamples;
+        this.sinceLoud = 0;
+      } else if (this.sinceLoud < this.hangoverSamples) {
+        this.sinceLoud += pcm16k.length;
+      }
+    }
     if (this._state === 'ready' && !this.holdingAudio()) {
-      // Never drops: the buffer holds less than one chunk between frames.
-      this.pending.push(pcm16k, Math.max(this.prebufferSamples, this.chunkSamples) + pcm16k.length);
-      this.drainUplink();
+      // Never drops: the buffer holds less than one (quiet) chunk between frames.
+      this.pending.push(pcm16k, Math.max(this.prebufferSamples, this.quietChunkSamples) + pcm16k.length);
+      this.drainUplink(onset);
     } else {
       this.pending.push(pcm16k, this.prebufferSamples);
     }
@@ -250,25 +274,39 @@ class GeminiLiveSession implements LiveSession {
     return this.t.holdAudioDuringToolCalls && this.pendingTools.size > 0;
   }
 
-  private drainUplink(): void {
+  /**
+   * Sends what is buffered: whole chunks (quiet chunks while the caller is quiet), a backlog in pieces of up to one
+   * quiet chunk (it is old audio: one message costs less than several and delays nothing), and with `flushAll` (the
+   * caller just started to speak) everything, so the onset never waits for a chunk to fill.
+   */
+  private drainUplink(flushAll = false): void {
     if (this.holdingAudio()) return;
     const live = this.live;
     // Not open: the close event is on its way; keep the audio for the next connection instead of losing it.
     if (live === undefined || !live.socket.isOpen) return;
-    while (this.pending.size >= this.chunkSamples) {
-      this.pending.read(this.chunkView);
+    const min = this.sinceLoud >= this.hangoverSamples ? this.quietChunkSamples : this.chunkSamples;
+    while (this.pending.size >= min || (flushAll && this.pending.size > 0)) {
+      const n = Math.min(this.pending.size, this.quietChunkSamples);
+      this.pending.read(this.viewOf(n));
       if (live.socket.bufferedAmount > this.t.maxSocketBufferedBytes) {
-        this.socketDropped += this.chunkSamples;
+        this.socketDropped += n;
         continue;
       }
       try {
-        live.socket.send(this.encodeAudio(this.chunkBytes.toString('base64')));
+        live.socket.send(this.encodeAudio(this.chunkBytes.toString('base64', 0, n * 2)));
       } catch (err) {
         // Only if the socket is not open; its close event drives the reconnect.
         this.opts.logger.debug({ err: errorMessage(err) }, 'gemini audio send failed');
         return;
       }
     }
+  }
+
+  /** The first `n` samples of the chunk buffer; the two sizes the stream uses are kept, others are rare. */
+  private viewOf(n: number): Int16Array {
+    if (n === this.chunkSamples) return this.chunkView;
+    if (n === this.quietChunkSamples) return this.quietView;
+    return new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, n);
   }
 
   // ---------------------------------------------------------------- client text turns
@@ -936,4 +974,16 @@ function nextPow2(n: number): number {
   let size = 8192;
   while (size < n) size *= 2;
   return size;
+}
+
+/** Mean of the squared samples (0 for an empty frame). */
+function meanSquare(pcm: Int16Array): number {
+  const n = pcm.length;
+  if (n === 0) return 0;
+  let sum = 0;
+  for (let i = 0; i < n; i++) {
+    const v = pcm[i]!;
+    sum += v * v;
+  }
+  return sum / n;
 }

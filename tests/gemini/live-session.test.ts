@@ -72,6 +72,12 @@ const sendFrames = (s: LiveSession, from: number, frames: number) => {
   for (let i = 0; i < frames; i++) s.sendAudio(ramp(from + i * FRAME, FRAME));
 };
 const audioMessages = (c: FakeConnection) => c.messages.filter((m) => m.realtimeInput !== undefined);
+/** Samples in one realtimeInput audio message. */
+const samplesIn = (m: Record<string, unknown>): number =>
+  Buffer.from((m as { realtimeInput: { audio: { data: string } } }).realtimeInput.audio.data, 'base64').length / 2;
+/** A 20 ms frame of a 1 kHz tone at `amplitude` (dBFS of the tone is 20·log10(amplitude / 32768 / √2)). */
+const tone = (amplitude: number): Int16Array =>
+  Int16Array.from({ length: FRAME }, (_, i) => Math.round(amplitude * Math.sin((2 * Math.PI * 1000 * i) / 16000)));
 
 describe('connect and setup', () => {
   it('sends the setup the SDK builds from our config, on v1beta with the key', async () => {
@@ -110,7 +116,7 @@ describe('connect and setup', () => {
     });
   });
 
-  it('buffers audio until setupComplete, then sends it in order in 40 ms chunks', async () => {
+  it('buffers audio until setupComplete, then sends the backlog in order, then 40 ms chunks', async () => {
     server.onSetup = () => 'never';
     const rec = recorder();
     const s = open(rec);
@@ -119,11 +125,12 @@ describe('connect and setup', () => {
     expect(s.state).toBe('connecting');
     c.send({ setupComplete: {} });
     await s.ready();
-    sendFrames(s, 11 * FRAME, 1); // 240 ms in all: six whole chunks
+    sendFrames(s, 11 * FRAME, 1); // 240 ms in all
     await waitFor(() => c.audio.length === 12 * FRAME, 2000, 'audio');
     expect(c.audio).toEqual(Array.from(ramp(0, 12 * FRAME)));
     const msgs = audioMessages(c);
-    expect(msgs).toHaveLength(6);
+    // The backlog is old audio: one message of up to a quiet chunk (200 ms) instead of five; then 40 ms chunks.
+    expect(msgs.map(samplesIn)).toEqual([10 * FRAME, CHUNK]);
     expect(msgs[0]).toEqual({
       realtimeInput: { audio: { data: expect.any(String), mimeType: 'audio/pcm;rate=16000' } },
     });
@@ -137,9 +144,9 @@ describe('connect and setup', () => {
     sendFrames(s, 0, 10); // 200 ms into a 100 ms buffer
     c.send({ setupComplete: {} });
     await s.ready();
-    // The newest 100 ms survive; two whole chunks go out now, the rest with the next frame.
-    await waitFor(() => c.audio.length === 2 * CHUNK, 2000, 'audio');
-    expect(c.audio).toEqual(Array.from(ramp(5 * FRAME, 2 * CHUNK)));
+    // The newest 100 ms survive and go out in one message.
+    await waitFor(() => c.audio.length === 5 * FRAME, 2000, 'audio');
+    expect(c.audio).toEqual(Array.from(ramp(5 * FRAME, 5 * FRAME)));
     expect(s.stats().droppedAudioMs).toBe(100);
   });
 
@@ -338,6 +345,73 @@ describe('tool responses', () => {
         },
       },
     ]);
+  });
+});
+
+describe('quiet uplink', () => {
+  // Defaults: 40 ms chunks, 200 ms quiet chunks below -50 dBFS after a 1000 ms hangover.
+  const LOUD = tone(3000); // about -24 dBFS: speech level
+  const QUIET = tone(60); // about -58 dBFS: a quiet line's background
+
+  async function ready(config?: Config['gemini']) {
+    const s = open(recorder(), config ? { config } : {});
+    await s.ready();
+    return { s, c: server.connections[0]! };
+  }
+  const feed = (s: LiveSession, frame: Int16Array, frames: number) => {
+    for (let i = 0; i < frames; i++) s.sendAudio(frame);
+  };
+
+  it('sends a quiet caller in 200 ms chunks after the hangover, and speech and its tail in 40 ms chunks', async () => {
+    const { s, c } = await ready();
+    feed(s, LOUD, 10); // 200 ms of speech: five 40 ms chunks
+    // The 1000 ms hangover (the turn's end must not wait): 24 more 40 ms chunks; the 50th frame starts quiet mode
+    // with two frames waiting.
+    feed(s, QUIET, 50);
+    feed(s, QUIET, 28); // 30 frames waiting: three 200 ms chunks
+    await waitFor(() => c.audio.length === 88 * FRAME, 2000, 'audio');
+    const sizes = audioMessages(c).map(samplesIn);
+    expect(sizes).toEqual([...Array(29).fill(CHUNK), 10 * FRAME, 10 * FRAME, 10 * FRAME]);
+  });
+
+  it('flushes what waits, with the first loud frame, the moment the caller speaks again', async () => {
+    const { s, c } = await ready();
+    feed(s, QUIET, 50 + 8); // the hangover (24 chunks), then one 200 ms chunk
+    await waitFor(() => c.audio.length === 58 * FRAME, 2000, 'audio');
+    feed(s, QUIET, 7); // 140 ms waiting
+    const before = audioMessages(c).length;
+    feed(s, LOUD, 1);
+    await waitFor(() => c.audio.length === 66 * FRAME, 2000, 'onset');
+    // One message: the 140 ms of quiet and the loud frame, in order (nothing waits for a chunk to fill).
+    expect(audioMessages(c).slice(before).map(samplesIn)).toEqual([8 * FRAME]);
+    expect(c.audio.slice(65 * FRAME)).toEqual(Array.from(LOUD));
+    feed(s, LOUD, 4); // back to 40 ms chunks
+    await waitFor(() => c.audio.length === 70 * FRAME, 2000, 'speech');
+    expect(
+      audioMessages(c)
+        .slice(before + 1)
+        .map(samplesIn),
+    ).toEqual([CHUNK, CHUNK]);
+    expect(s.stats().droppedAudioMs).toBe(0);
+  });
+
+  it('is off when GEMINI_UPLINK_SILENCE_CHUNK_MS equals the chunk', async () => {
+    const { s, c } = await ready(gemini({}, { GEMINI_UPLINK_SILENCE_CHUNK_MS: '40' }));
+    feed(s, QUIET, 80);
+    await waitFor(() => c.audio.length === 80 * FRAME, 2000, 'audio');
+    expect(new Set(audioMessages(c).map(samplesIn))).toEqual(new Set([CHUNK]));
+  });
+
+  it('honours the threshold and the hangover settings', async () => {
+    const { s, c } = await ready(
+      gemini({}, { GEMINI_UPLINK_SILENCE_DBFS: '-70', GEMINI_UPLINK_SILENCE_HANGOVER_MS: '200' }),
+    );
+    feed(s, QUIET, 30); // -58 dBFS is loud against -70: fifteen 40 ms chunks
+    // About -79 dBFS: the 200 ms hangover (four chunks, the 10th frame starts quiet mode with two waiting), then
+    // 18 more frames: two 200 ms chunks.
+    feed(s, tone(5), 28);
+    await waitFor(() => c.audio.length === 58 * FRAME, 2000, 'audio');
+    expect(audioMessages(c).map(samplesIn)).toEqual([...Array(19).fill(CHUNK), 10 * FRAME, 10 * FRAME]);
   });
 });
 
