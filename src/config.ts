@@ -84,8 +84,8 @@ export const envSchema = z.object({
   PLIVO_MAX_RETRIES: int(3, 0, 10),
   PLIVO_CPS: num(2, 0.1, 1000),
   // Agent audio kept ahead of real time at Plivo, and how much of it each top-up sends (src/plivo/pacer.ts).
-  PLIVO_PLAYOUT_LEAD_MS: int(60, 40, 1000),
-  PLIVO_PLAYOUT_BATCH_MS: int(20, 20, 500),
+  PLIVO_PLAYOUT_LEAD_MS: int(80, 40, 1000),
+  PLIVO_PLAYOUT_BATCH_MS: int(40, 20, 500),
   STREAM_TOKEN_SECRET: optionalString,
   STREAM_TOKEN_TTL_S: int(300, 5, 86_400),
   WEBHOOK_NONCE_TTL_S: int(6 * 3600, 60, 7 * 86_400),
@@ -232,8 +232,8 @@ function crossFieldProblems(env: NodeJS.ProcessEnv): string[] {
     const problem = voiceProblem(voice, allowUnlisted);
     if (problem !== undefined) problems.push(`GEMINI_VOICE: ${problem} (got ${JSON.stringify(voice)})`);
   }
-  const lead = Number(env.PLIVO_PLAYOUT_LEAD_MS ?? 60);
-  const batch = Number(env.PLIVO_PLAYOUT_BATCH_MS ?? 20);
+  const lead = Number(env.PLIVO_PLAYOUT_LEAD_MS ?? 80);
+  const batch = Number(env.PLIVO_PLAYOUT_BATCH_MS ?? 40);
   if (Number.isInteger(batch) && Number.isInteger(lead) && (batch % 20 !== 0 || batch >= lead)) {
     problems.push(
       `PLIVO_PLAYOUT_BATCH_MS: must be a multiple of 20 (one frame) and below PLIVO_PLAYOUT_LEAD_MS (got ${batch}, lead ${lead})`,

@@ -10,12 +10,14 @@
 //   "what was heard" estimate would depend on Plivo's buffer instead of our clock;
 // - pendingPlayoutMs() is exact: queued here + sent-but-unplayed (≤ lead), both known locally;
 // - a slow Plivo socket shows up as backpressure within one tick instead of after seconds of buffered audio.
-// The lead (3 frames) absorbs event-loop jitter up to ~leadMs - tickMs without a gap inside a turn.
+// The lead absorbs event-loop jitter up to ~leadMs - batchMs + 20 - tickMs without a gap inside a turn.
 //
 // Batching (`batchMs`, PLIVO_PLAYOUT_BATCH_MS): a stream is topped up only once its lead has fallen by a whole
 // batch, so each top-up sends batchMs of frames in one corked write (one syscall) instead of one frame per 20 ms.
-// The smallest lead left before a top-up is about leadMs - batchMs + 20 - tickMs (50 ms at the default 60/20), so
-// raise the lead with the batch to keep the same jitter margin (lead 80 with batch 40 keeps it and halves the sends).
+// The smallest lead left before a top-up is about leadMs - batchMs + 20 - tickMs (50 ms at 60/20 and at 80/40), so
+// raise the lead with the batch to keep the same jitter margin. The gateway's default (src/config.ts) is 80/40: half
+// the sends of 60/20 for 7.7 % less gateway CPU per call (bench/capacity/ab.ts, README "Capacity"); this class
+// keeps one frame per top-up as its own default for the unit tests' arithmetic.
 
 export interface Pumpable {
   /** Sends what the lead allows; returns true while it still has queued audio (stay scheduled). */

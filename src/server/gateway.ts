@@ -44,7 +44,7 @@ export interface GatewayOptions {
   publicUrl?: string | ((port: number) => string);
   /** Stream format requested in the answer XML (default μ-law 8 kHz, Plivo's lowest-latency option). */
   streamFormat?: PhoneAudioFormat;
-  /** Agent audio pacing: how far ahead of real time frames are sent. Default 60 ms (3 frames). */
+  /** Agent audio pacing: how far ahead of real time frames are sent. Default PLIVO_PLAYOUT_LEAD_MS (80 ms). */
   leadMs?: number;
   limits?: Partial<StreamLimits>;
   /** Sockets that do not send `start` within this time are closed (default 10 s). */
