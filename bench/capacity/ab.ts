@@ -11,10 +11,18 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { makeCerts } from '../../src/demo/tls-certs.ts';
 import { machineInfo, machineMarkdown } from '../report.ts';
 import { round } from '../stats.ts';
-import { makeCerts } from './certs.ts';
-import { AUTH_ID, AUTH_TOKEN, type GatewayProc, procCpu, startGateway, stopGateway } from './gateway-proc.ts';
+import {
+  AUTH_ID,
+  AUTH_TOKEN,
+  type GatewayProc,
+  procCpu,
+  procRssKiB,
+  startGateway,
+  stopGateway,
+} from './gateway-proc.ts';
 import { Generator } from './generator.ts';
 
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
@@ -120,6 +128,8 @@ async function main(): Promise<number> {
       );
     }
     const [a, b] = gws as [GatewayProc, GatewayProc];
+    await sleep(500);
+    const rss0 = [procRssKiB(a.proc.pid!), procRssKiB(b.proc.pid!)] as const;
     // Alternate, so both sides get the same mix of call ages and conversation states.
     for (let i = 0; i < calls; i++) {
       if (!(await gen.placeCall((i % 2 === 0 ? a : b).base))) failed++;
@@ -145,6 +155,8 @@ async function main(): Promise<number> {
       console.log(`- round ${r + 1}: A ${round(usA)} · B ${round(usB)} µs/call·s, B/A ${(usB / usA).toFixed(3)}`);
     }
     genLoopP99 = gen.loop.percentile(99) / 1e6;
+    const rssA = (procRssKiB(a.proc.pid!) - rss0[0]) / onA;
+    const rssB = (procRssKiB(b.proc.pid!) - rss0[1]) / onB;
     await gen.quiesce(600);
     await gen.hangupAll();
     const measuredS = rounds * windowS;
@@ -166,11 +178,14 @@ async function main(): Promise<number> {
       bMedianUsPerCallS: round(median(perRound.map((p) => p.b))),
       aUpMsgsPerCallS: round(upA),
       bUpMsgsPerCallS: round(upB),
+      aRssPerCallKiB: round(rssA),
+      bRssPerCallKiB: round(rssB),
     };
     console.log(
       `\nB/A median ${summary.ratioMedian.toFixed(3)} (range ${summary.ratioMin.toFixed(3)}–${summary.ratioMax.toFixed(3)}); ` +
         `A ${summary.aMedianUsPerCallS} · B ${summary.bMedianUsPerCallS} µs/call·s (medians); ` +
-        `uplink messages per call-second A ${summary.aUpMsgsPerCallS} · B ${summary.bUpMsgsPerCallS}`,
+        `uplink messages per call-second A ${summary.aUpMsgsPerCallS} · B ${summary.bUpMsgsPerCallS}; ` +
+        `RSS per call A ${summary.aRssPerCallKiB} · B ${summary.bRssPerCallKiB} KiB`,
     );
     const jsonPath = `${RESULTS}ab-${stamp}.json`;
     await writeFile(

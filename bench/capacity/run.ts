@@ -11,10 +11,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { makeCerts } from '../../src/demo/tls-certs.ts';
 import { machineInfo, machineMarkdown, rowsMarkdown } from '../report.ts';
 import { round } from '../stats.ts';
 import type { BenchRow } from '../types.ts';
-import { makeCerts } from './certs.ts';
 import {
   AUTH_ID,
   AUTH_TOKEN,

@@ -15,12 +15,27 @@
 // connect timeout; tests/gemini cover both, so a pinned-version bump shows when it is safe.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createRequire } from 'node:module';
+import { createSecureContext, type SecureContext } from 'node:tls';
 
 interface WsClientOptions {
   headers?: Record<string, string>;
   perMessageDeflate?: boolean;
   handshakeTimeout?: number;
   maxPayload?: number;
+  /** Passed through to tls.connect for wss:// (ignored for ws://). */
+  secureContext?: SecureContext;
+}
+
+let tlsContext: SecureContext | undefined;
+
+/**
+ * One TLS context for every Gemini connection of the process. Without it, ws has tls.connect build a new one (an
+ * OpenSSL SSL_CTX) per connection: measured 12–30 KiB more RSS per connection and a context build per connect, for
+ * the same trust. It is the default context: Node's root store plus NODE_EXTRA_CA_CERTS, hostname checks on.
+ */
+function geminiTlsContext(): SecureContext {
+  tlsContext ??= createSecureContext();
+  return tlsContext;
 }
 
 interface WsClient {
@@ -102,6 +117,7 @@ export class GuardedSocket {
       headers: this.headers,
       perMessageDeflate: false,
       maxPayload: MAX_FRAME_BYTES,
+      ...(this.url.startsWith('wss:') ? { secureContext: geminiTlsContext() } : {}),
     });
     this.ws = ws;
     ws.on('open', () => this.callbacks.onopen());

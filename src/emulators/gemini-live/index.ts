@@ -2,7 +2,8 @@
 // service that the real @google/genai SDK cannot tell. It imports nothing from the gateway (a shared bug would pass
 // every test) except the logger.
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { childLogger } from '../../log.ts';
@@ -59,10 +60,7 @@ class Emulator extends EventEmitter implements GeminiLiveEmulator {
   baseUrl = '';
   port = 0;
   private readonly impls: EmulatedSessionImpl[] = [];
-  private readonly server = createServer((_req, res) => {
-    res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: { code: 404, message: 'Not found.', status: 'NOT_FOUND' } }));
-  });
+  private readonly server: Server;
   private readonly wss = createSocketServer(16 * 1024 * 1024);
   private readonly opts: GeminiLiveEmulatorOptions;
   private readonly ctx: SessionContext;
@@ -79,6 +77,12 @@ class Emulator extends EventEmitter implements GeminiLiveEmulator {
   constructor(opts: GeminiLiveEmulatorOptions) {
     super();
     this.opts = opts;
+    const notFound: RequestListener = (_req, res) => {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 404, message: 'Not found.', status: 'NOT_FOUND' } }));
+    };
+    // https.Server extends tls.Server, not http.Server, but has the same listen/upgrade/close surface used here.
+    this.server = opts.tls ? (createTlsServer(opts.tls, notFound) as unknown as Server) : createServer(notFound);
     const { scenario, baseDir } = loadScenario(opts.scenario);
     const f = opts.faults ?? {};
     this.refusalsLeft = f.refuseConnections ?? 0;
@@ -153,7 +157,7 @@ class Emulator extends EventEmitter implements GeminiLiveEmulator {
       });
     });
     this.port = (this.server.address() as AddressInfo).port;
-    this.baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
+    this.baseUrl = `${this.opts.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${this.port}`;
     this.warmUp();
     this.ctx.log.info({ baseUrl: this.baseUrl }, 'gemini live emulator listening');
   }

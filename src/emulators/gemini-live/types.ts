@@ -9,6 +9,11 @@ export interface GeminiLiveEmulatorOptions {
   /** Default 0 (ephemeral). */
   port?: number;
   /**
+   * Serve wss:// (and https:// for the 404s) with this PEM key and certificate, as the real service does; the
+   * client must trust the certificate's CA (NODE_EXTRA_CA_CERTS). Default: plain ws://.
+   */
+  tls?: { key: string; cert: string };
+  /**
    * If set, `?key=` (or `?access_token=`, or `x-goog-api-key`) must match; a missing or wrong key gets close 1008
    * "Method doesn't allow unregistered callers…" (the "reject key" mode).
    */

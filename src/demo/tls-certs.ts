@@ -1,5 +1,6 @@
-// A throwaway CA and a 127.0.0.1 server certificate for the Gemini leg, made with openssl at run time in a temp
-// directory (nothing is committed; the gateway trusts the CA through NODE_EXTRA_CA_CERTS).
+// A throwaway CA and a 127.0.0.1 server certificate for a wss:// Gemini leg (the capacity benches, the TLS tests),
+// made with openssl at run time in a temp directory (nothing is committed; the gateway trusts the CA through
+// NODE_EXTRA_CA_CERTS, as an operator behind a TLS-intercepting proxy would).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
