@@ -1,5 +1,6 @@
-// `node bench/capacity/ab.ts --a KEY=V[,KEY=V…] --b KEY=V[,KEY=V…] [--calls 140] [--rounds 8] [--window 10]`
-// A paired comparison of two gateway settings. On a shared VM the same gateway measures anywhere from 2.4 to 5.1
+// `node bench/capacity/ab.ts --a KEY=V[,KEY=V…] --b KEY=V[,KEY=V…] [--a-tree DIR] [--calls 140] [--rounds 8]`
+// A paired comparison of two gateway settings, or of two versions of the code (`--a-tree`: another checkout, e.g.
+// `git worktree add /tmp/base HEAD~1` with its node_modules and native build). On a shared VM the same gateway measures anywhere from 2.4 to 5.1
 // ms of CPU per call-second from one run to the next (the host, not the code), which hides any change smaller than
 // that. So both gateways run AT ONCE, pinned to the same core, each carrying half the calls of one generator
 // (bench/capacity/generator.ts, the capacity bench's conversation, on the other core): whatever the host does, it
@@ -8,6 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,9 +31,11 @@ const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
 const GENERATOR_LOOP_P99_MS = 15;
 const GENERATOR_LATE_FRACTION = 0.001;
 
-const USAGE = `usage: node bench/capacity/ab.ts --a KEY=V[,KEY=V…] --b KEY=V[,KEY=V…] [--calls 140] [--rounds 8]
-  [--window 10] [--gateway-core 0] [--generator-core 1]
+const USAGE = `usage: node bench/capacity/ab.ts --a KEY=V[,KEY=V…] --b KEY=V[,KEY=V…] [--a-tree DIR] [--b-tree DIR]
+  [--calls 140] [--rounds 8] [--window 10] [--gateway-core 0] [--generator-core 1]
   --a, --b     gateway settings of the two sides (environment variables; an empty string for the defaults)
+  --a-tree, --b-tree
+               run that side's gateway from another checkout (its src/main.ts); default this one
   --calls      concurrent calls in all, half on each gateway (default 140)
   --rounds     measured windows (default 8)
   --window     seconds per window (default 10)`;
@@ -58,6 +62,8 @@ async function main(): Promise<number> {
     options: {
       a: { type: 'string' },
       b: { type: 'string' },
+      'a-tree': { type: 'string' },
+      'b-tree': { type: 'string' },
       calls: { type: 'string', default: '140' },
       rounds: { type: 'string', default: '8' },
       window: { type: 'string', default: '10' },
@@ -96,7 +102,10 @@ async function main(): Promise<number> {
   }
   console.log(`# A/B: ${calls} calls (half each), ${rounds} × ${windowS} s, both gateways on core ${gatewayCore}`);
   console.log(machineMarkdown(machine));
-  console.log(`- A: ${values.a || '(defaults)'}\n- B: ${values.b || '(defaults)'}\n`);
+  const tree = (t: string | undefined) => (t === undefined ? '' : ` (code from ${t})`);
+  console.log(
+    `- A: ${values.a || '(defaults)'}${tree(values['a-tree'])}\n- B: ${values.b || '(defaults)'}${tree(values['b-tree'])}\n`,
+  );
 
   const silenceChunk = (env: Record<string, string>) => Number(env.GEMINI_UPLINK_SILENCE_CHUNK_MS ?? 200);
   const chunk = (env: Record<string, string>) => Number(env.GEMINI_UPLINK_CHUNK_MS ?? 40);
@@ -115,7 +124,9 @@ async function main(): Promise<number> {
   let failed = 0;
   let genLoopP99 = 0;
   try {
-    for (const side of [sides.A, sides.B]) {
+    const trees = [values['a-tree'], values['b-tree']];
+    for (const [i, side] of [sides.A, sides.B].entries()) {
+      const tree = trees[i];
       gws.push(
         await startGateway({
           core: gatewayCore,
@@ -124,6 +135,7 @@ async function main(): Promise<number> {
           caPath: certs.caPath,
           logFd,
           env: side,
+          ...(tree !== undefined ? { main: resolve(tree, 'src/main.ts') } : {}),
         }),
       );
     }
@@ -194,7 +206,19 @@ async function main(): Promise<number> {
         {
           startedAt,
           machine,
-          config: { a: sides.A, b: sides.B, calls, onA, onB, rounds, windowS, gatewayCore, generatorCore },
+          config: {
+            a: sides.A,
+            b: sides.B,
+            aTree: values['a-tree'],
+            bTree: values['b-tree'],
+            calls,
+            onA,
+            onB,
+            rounds,
+            windowS,
+            gatewayCore,
+            generatorCore,
+          },
           rounds: perRound,
           summary,
           invalid: invalid.length > 0 ? invalid : undefined,

@@ -71,6 +71,8 @@ export async function startGateway(o: {
   logFd: number;
   /** Settings for this gateway only (bench/capacity/ab.ts), over the BENCH_GW_ ones. */
   env?: Record<string, string>;
+  /** Another checkout's src/main.ts (bench/capacity/ab.ts compares code as well as settings). Default: this tree. */
+  main?: string;
 }): Promise<GatewayProc> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -103,7 +105,7 @@ export async function startGateway(o: {
     ),
     ...o.env,
   };
-  const proc = spawn('taskset', ['-c', o.core, process.execPath, MAIN], {
+  const proc = spawn('taskset', ['-c', o.core, process.execPath, o.main ?? MAIN], {
     env,
     stdio: ['ignore', o.logFd, o.logFd],
   });

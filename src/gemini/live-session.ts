@@ -213,7 +213,8 @@ class GeminiLiveSession implements LiveSession {
     this.chunkBytes = Buffer.allocUnsafeSlow(this.quietChunkSamples * 2);
     this.chunkView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.chunkSamples);
     this.quietView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.quietChunkSamples);
-    this.pending = new UplinkBuffer(this.chunkSamples * 4);
+    // Room for a quiet chunk plus a frame, so quiet mode does not grow and shrink the ring every chunk.
+    this.pending = new UplinkBuffer(Math.max(this.chunkSamples * 4, this.quietChunkSamples + this.chunkSamples));
     this.readyPromise = new Promise<void>((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
