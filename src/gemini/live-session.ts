@@ -28,7 +28,7 @@ import type {
 } from './types.ts';
 import { UplinkBuffer } from './uplink-buffer.ts';
 import {
-  audioInputEncoder,
+  AudioInputWriter,
   clientTextTurn,
   decodeServerMessage,
   realtimeTextTurn,
@@ -171,7 +171,7 @@ class GeminiLiveSession implements LiveSession {
   private readonly hangoverSamples: number;
   /** Caller samples since the last loud one (saturates at hangoverSamples). */
   private sinceLoud = 0;
-  private readonly encodeAudio = audioInputEncoder(UPLINK_MIME);
+  private readonly audioMessage: AudioInputWriter;
   /** Refilled by every server message (src/gemini/wire.ts). */
   private readonly inbound = new ServerMessageView();
   private socketDropped = 0;
@@ -211,6 +211,7 @@ class GeminiLiveSession implements LiveSession {
     this.hangoverSamples = quiet.hangoverMs * SAMPLES_PER_MS;
     this.loudMeanSquare = (32768 * 10 ** (quiet.dbfs / 20)) ** 2;
     this.chunkBytes = Buffer.allocUnsafeSlow(this.quietChunkSamples * 2);
+    this.audioMessage = new AudioInputWriter(UPLINK_MIME, this.chunkBytes.length);
     this.chunkView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.chunkSamples);
     this.quietView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.quietChunkSamples);
     // Room for a quiet chunk plus a frame, so quiet mode does not grow and shrink the ring every chunk.
@@ -294,7 +295,7 @@ class GeminiLiveSession implements LiveSession {
         continue;
       }
       try {
-        live.socket.send(this.encodeAudio(this.chunkBytes.toString('base64', 0, n * 2)));
+        live.socket.sendText(this.audioMessage.write(this.chunkBytes, n * 2));
       } catch (err) {
         // Only if the socket is not open; its close event drives the reconnect.
         this.opts.logger.debug({ err: errorMessage(err) }, 'gemini audio send failed');

@@ -14,6 +14,7 @@
 // Remove the guard (keep the single parse) when the SDK catches what its message handler throws and offers a
 // connect timeout; tests/gemini cover both, so a pinned-version bump shows when it is safe.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomFillSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createSecureContext, type SecureContext } from 'node:tls';
 
@@ -24,9 +25,27 @@ interface WsClientOptions {
   maxPayload?: number;
   /** Passed through to tls.connect for wss:// (ignored for ws://). */
   secureContext?: SecureContext;
+  generateMask?: (mask: Buffer) => void;
 }
 
 let tlsContext: SecureContext | undefined;
+
+// Client frame masks (RFC 6455 §5.3: from a strong source of entropy), drawn from a pool as ws itself does, with one
+// difference: never all zero. ws sends an all-zero mask without masking, and then queues the caller's own buffer
+// instead of a masked copy; `sendText` hands it a buffer that is rewritten for the next chunk, so that buffer must
+// always be copied.
+const maskPool = Buffer.allocUnsafe(8192);
+let maskAt = maskPool.length;
+function generateMask(mask: Buffer): void {
+  if (maskAt === maskPool.length) {
+    randomFillSync(maskPool);
+    maskAt = 0;
+  }
+  mask[0] = maskPool[maskAt++]!;
+  mask[1] = maskPool[maskAt++]!;
+  mask[2] = maskPool[maskAt++]!;
+  mask[3] = maskPool[maskAt++]! | ((mask[0] | mask[1] | mask[2]) === 0 ? 1 : 0);
+}
 
 /**
  * One TLS context for every Gemini connection of the process. Without it, ws has tls.connect build a new one (an
@@ -41,7 +60,7 @@ function geminiTlsContext(): SecureContext {
 interface WsClient {
   readonly readyState: number;
   readonly bufferedAmount: number;
-  send(data: string): void;
+  send(data: string | Uint8Array, options?: { binary: boolean }): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
   on(event: 'open', listener: () => void): this;
@@ -117,6 +136,7 @@ export class GuardedSocket {
       headers: this.headers,
       perMessageDeflate: false,
       maxPayload: MAX_FRAME_BYTES,
+      generateMask,
       ...(this.url.startsWith('wss:') ? { secureContext: geminiTlsContext() } : {}),
     });
     this.ws = ws;
@@ -174,6 +194,15 @@ export class GuardedSocket {
   send(message: string): void {
     if (this.ws === undefined) throw new Error('WebSocket is not connected');
     this.ws.send(message);
+  }
+
+  /**
+   * A text frame from UTF-8 bytes (the uplink's reused message buffer): ws masks it into a new buffer before writing
+   * or queueing, so the caller may rewrite `bytes` as soon as this returns (see generateMask).
+   */
+  sendText(bytes: Uint8Array): void {
+    if (this.ws === undefined) throw new Error('WebSocket is not connected');
+    this.ws.send(bytes, { binary: false });
   }
 
   close(): void {

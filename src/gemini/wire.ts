@@ -115,16 +115,35 @@ export function decodeServerMessage(msg: unknown, out: ServerMessageView): boole
 // ---- client messages (the SDK's parameter objects; it adds the envelope and serialises) ---------------------------
 
 /**
- * The uplink's `realtimeInput.audio` message, serialised without the SDK. It goes out once per chunk per call
- * (every GEMINI_UPLINK_CHUNK_MS), always the same envelope around the chunk's base64: a template is two string
- * concatenations where `session.sendRealtimeInput` converts the parameters field by field and JSON.stringify walks
- * them. The message is the one the SDK builds for `sendRealtimeInput({ audio: { data, mimeType } })` on both the
+ * The uplink's `realtimeInput.audio` message, serialised without the SDK into one reusable buffer. It goes out once
+ * per chunk per call (every GEMINI_UPLINK_CHUNK_MS), always the same envelope around the chunk's base64, so only the
+ * base64 is written per chunk: one string (Node's native encoder) copied in, where the SDK's `sendRealtimeInput`
+ * converts the parameters field by field, JSON.stringify walks them, and ws encodes the result again into a new
+ * Buffer. The message is the one the SDK builds for `sendRealtimeInput({ audio: { data, mimeType } })` on both the
  * Gemini API and Vertex (tests/gemini/wire.test.ts).
  */
-export function audioInputEncoder(mimeType: string): (base64: string) => string {
-  const head = '{"realtimeInput":{"audio":{"data":"';
-  const tail = `","mimeType":${JSON.stringify(mimeType)}}}}`;
-  return (base64) => head + base64 + tail;
+export class AudioInputWriter {
+  private readonly buf: Buffer;
+  private readonly headLength: number;
+  private readonly tail: Buffer;
+
+  /** `maxBytes`: the largest chunk of PCM that will be written. */
+  constructor(mimeType: string, maxBytes: number) {
+    const head = Buffer.from('{"realtimeInput":{"audio":{"data":"');
+    this.tail = Buffer.from(`","mimeType":${JSON.stringify(mimeType)}}}}`);
+    this.headLength = head.length;
+    this.buf = Buffer.allocUnsafeSlow(head.length + Math.ceil(maxBytes / 3) * 4 + this.tail.length);
+    head.copy(this.buf, 0);
+  }
+
+  /** The message for `pcm[0, byteLength)`; a view of the writer's buffer, valid until the next call. */
+  write(pcm: Buffer, byteLength: number): Buffer {
+    const b64 = pcm.toString('base64', 0, byteLength);
+    const n = this.buf.write(b64, this.headLength, 'latin1');
+    const end = this.headLength + n;
+    this.tail.copy(this.buf, end);
+    return this.buf.subarray(0, end + this.tail.length);
+  }
 }
 
 /** A user text turn as `clientContent` (generations that take it all session; see src/gemini/profiles.ts). */

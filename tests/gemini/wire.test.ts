@@ -3,7 +3,7 @@
 import { Session } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import {
-  audioInputEncoder,
+  AudioInputWriter,
   clientTextTurn,
   decodeServerMessage,
   realtimeTextTurn,
@@ -172,20 +172,35 @@ describe('client messages', () => {
   });
 });
 
-describe('the uplink audio template', () => {
-  it('is the message the SDK sends for sendRealtimeInput({ audio }), on the Gemini API and on Vertex', () => {
-    const data = Buffer.from(Int16Array.from([0, 1, -1, 32767, -32768]).buffer).toString('base64');
-    const encode = audioInputEncoder('audio/pcm;rate=16000');
-    for (const vertex of [false, true]) {
-      const sent: string[] = [];
-      const session = new Session(
-        { send: (m: string) => sent.push(m) } as never,
-        {
-          isVertexAI: () => vertex,
-        } as never,
-      );
-      session.sendRealtimeInput({ audio: { data, mimeType: 'audio/pcm;rate=16000' } });
-      expect(JSON.parse(encode(data)), vertex ? 'vertex' : 'gemini api').toEqual(JSON.parse(sent[0]!));
+describe('the uplink audio writer', () => {
+  it('writes the message the SDK sends for sendRealtimeInput({ audio }), on the Gemini API and on Vertex', () => {
+    const pcm = Buffer.from(Int16Array.from([0, 1, -1, 32767, -32768, 7]).buffer);
+    const writer = new AudioInputWriter('audio/pcm;rate=16000', 64);
+    // Each length once: whole base64 groups, and one and two padding characters.
+    for (const length of [12, 10, 8, 11]) {
+      const data = pcm.toString('base64', 0, length);
+      for (const vertex of [false, true]) {
+        const sent: string[] = [];
+        const session = new Session(
+          { send: (m: string) => sent.push(m) } as never,
+          {
+            isVertexAI: () => vertex,
+          } as never,
+        );
+        session.sendRealtimeInput({ audio: { data, mimeType: 'audio/pcm;rate=16000' } });
+        const ours = writer.write(pcm, length).toString();
+        expect(ours, `${length} bytes, ${vertex ? 'vertex' : 'gemini api'}`).toBe(sent[0]!);
+      }
     }
+  });
+
+  it('reuses one buffer: a shorter chunk after a longer one leaves nothing of it behind', () => {
+    const writer = new AudioInputWriter('audio/pcm;rate=16000', 3200);
+    const long = writer.write(Buffer.alloc(3200, 1), 3200).toString();
+    const short = writer.write(Buffer.alloc(6, 2), 6).toString();
+    expect(JSON.parse(short)).toEqual({
+      realtimeInput: { audio: { data: Buffer.alloc(6, 2).toString('base64'), mimeType: 'audio/pcm;rate=16000' } },
+    });
+    expect(JSON.parse(long).realtimeInput.audio.data).toHaveLength(Math.ceil(3200 / 3) * 4);
   });
 });
