@@ -22,6 +22,7 @@ import {
   type GatewayProc,
   procCpu,
   procRssKiB,
+  scrape,
   startGateway,
   stopGateway,
 } from './gateway-proc.ts';
@@ -142,6 +143,7 @@ async function main(): Promise<number> {
     const [a, b] = gws as [GatewayProc, GatewayProc];
     await sleep(500);
     const rss0 = [procRssKiB(a.proc.pid!), procRssKiB(b.proc.pid!)] as const;
+    const mem0 = [await scrape(a.base), await scrape(b.base)] as const;
     // Alternate, so both sides get the same mix of call ages and conversation states.
     for (let i = 0; i < calls; i++) {
       if (!(await gen.placeCall((i % 2 === 0 ? a : b).base))) failed++;
@@ -169,6 +171,9 @@ async function main(): Promise<number> {
     genLoopP99 = gen.loop.percentile(99) / 1e6;
     const rssA = (procRssKiB(a.proc.pid!) - rss0[0]) / onA;
     const rssB = (procRssKiB(b.proc.pid!) - rss0[1]) / onB;
+    // JS heap in use (garbage not yet collected included) and external memory (ArrayBuffers, Buffers) per call.
+    const mem1 = [await scrape(a.base), await scrape(b.base)] as const;
+    const perCall = (i: 0 | 1, key: string, n: number) => ((mem1[i][key] ?? 0) - (mem0[i][key] ?? 0)) / 1024 / n;
     await gen.quiesce(600);
     await gen.hangupAll();
     const measuredS = rounds * windowS;
@@ -192,12 +197,17 @@ async function main(): Promise<number> {
       bUpMsgsPerCallS: round(upB),
       aRssPerCallKiB: round(rssA),
       bRssPerCallKiB: round(rssB),
+      aHeapPerCallKiB: round(perCall(0, 'nodejs_heap_size_used_bytes', onA)),
+      bHeapPerCallKiB: round(perCall(1, 'nodejs_heap_size_used_bytes', onB)),
+      aExternalPerCallKiB: round(perCall(0, 'nodejs_external_memory_bytes', onA)),
+      bExternalPerCallKiB: round(perCall(1, 'nodejs_external_memory_bytes', onB)),
     };
     console.log(
       `\nB/A median ${summary.ratioMedian.toFixed(3)} (range ${summary.ratioMin.toFixed(3)}–${summary.ratioMax.toFixed(3)}); ` +
         `A ${summary.aMedianUsPerCallS} · B ${summary.bMedianUsPerCallS} µs/call·s (medians); ` +
         `uplink messages per call-second A ${summary.aUpMsgsPerCallS} · B ${summary.bUpMsgsPerCallS}; ` +
-        `RSS per call A ${summary.aRssPerCallKiB} · B ${summary.bRssPerCallKiB} KiB`,
+        `RSS per call A ${summary.aRssPerCallKiB} · B ${summary.bRssPerCallKiB} KiB (JS heap ${summary.aHeapPerCallKiB} · ` +
+        `${summary.bHeapPerCallKiB}, external ${summary.aExternalPerCallKiB} · ${summary.bExternalPerCallKiB})`,
     );
     const jsonPath = `${RESULTS}ab-${stamp}.json`;
     await writeFile(

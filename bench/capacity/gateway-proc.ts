@@ -49,9 +49,10 @@ export async function scrape(base: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
   const out: Record<string, number> = {};
   for (const line of text.split('\n')) {
-    const m = /^(nodejs_eventloop_lag_(?:p99|max|mean)_seconds|gateway_agent_frames_dropped_total)\S* (\S+)$/.exec(
-      line,
-    );
+    const m =
+      /^(nodejs_eventloop_lag_(?:p99|max|mean)_seconds|gateway_agent_frames_dropped_total|nodejs_heap_size_used_bytes|nodejs_external_memory_bytes)\S* (\S+)$/.exec(
+        line,
+      );
     if (m) out[m[1]!] = Number(m[2]);
   }
   return out;

@@ -71,8 +71,22 @@ export interface LiveSessionTuning {
 
 // Gemini Live takes PCM16 16 kHz and answers in PCM16 24 kHz: exactly the agent rates of the call contract.
 const SAMPLES_PER_MS = AGENT_INPUT_RATE / 1000;
-const MAX_KEPT_SCRATCH = 256 * 1024; // about 5 s of 24 kHz audio per message
 const UPLINK_MIME = `audio/pcm;rate=${AGENT_INPUT_RATE}`;
+
+/**
+ * Uplink scratch shared by every session of the process: a chunk is read out of a session's ring, encoded and handed
+ * to ws (which copies it into the masked frame) in one synchronous step, so one buffer serves every call instead of
+ * about 10 KiB each. Sized for the largest chunk the configuration allows (GEMINI_UPLINK_SILENCE_CHUNK_MS ≤ 1000).
+ */
+const UPLINK_MAX_SAMPLES = 1000 * SAMPLES_PER_MS;
+const UPLINK_PCM = Buffer.allocUnsafeSlow(UPLINK_MAX_SAMPLES * 2);
+const UPLINK_MESSAGE = new AudioInputWriter(UPLINK_MIME, UPLINK_PCM.length);
+const MAX_KEPT_SCRATCH = 256 * 1024; // about 5 s of 24 kHz audio per message
+/**
+ * Downlink: base64 decodes straight into this aligned scratch (no per-message buffer, no copy), shared by every
+ * session like the uplink's: the PCM handed to onAudio is valid only during the callback (LiveSessionEvents).
+ */
+let downScratch = Buffer.allocUnsafeSlow(8192);
 const NO_RETRY_CODES = new Set([1007, 1008]); // invalid argument / policy: retrying the same setup cannot help
 const DEFAULT_SILENT_TURN_PEAK = 200;
 /** A first-connect attempt gets at least this long, however small the budget is split. */
@@ -155,11 +169,11 @@ class GeminiLiveSession implements LiveSession {
   private silentStreak = 0;
   private readonly silentPeak: number;
 
-  // Uplink: everything goes through `pending`, then out in chunks of `chunkSamples` from `chunkBytes`.
+  // Uplink: everything goes through `pending`, then out in chunks of `chunkSamples` through the shared scratch
+  // (UPLINK_PCM, UPLINK_MESSAGE).
   private readonly pending: UplinkBuffer;
   private readonly prebufferSamples: number;
   private readonly chunkSamples: number;
-  private readonly chunkBytes: Buffer;
   private readonly chunkView: Int16Array;
   // Quiet uplink (config.uplinkSilence): a caller quiet for `hangoverSamples` is sent in `quietChunkSamples`
   // pieces, because every uplink message costs a TLS record and a socket write whatever its size
@@ -171,13 +185,9 @@ class GeminiLiveSession implements LiveSession {
   private readonly hangoverSamples: number;
   /** Caller samples since the last loud one (saturates at hangoverSamples). */
   private sinceLoud = 0;
-  private readonly audioMessage: AudioInputWriter;
   /** Refilled by every server message (src/gemini/wire.ts). */
   private readonly inbound = new ServerMessageView();
   private socketDropped = 0;
-
-  // Downlink: base64 decodes straight into this aligned scratch buffer (no per-message buffer, no copy).
-  private downBytes: Buffer = Buffer.allocUnsafeSlow(8192);
 
   private reconnects = 0;
   private resumed = 0;
@@ -210,10 +220,10 @@ class GeminiLiveSession implements LiveSession {
     this.quietChunkSamples = Math.max(this.chunkSamples, quiet.chunkMs * SAMPLES_PER_MS);
     this.hangoverSamples = quiet.hangoverMs * SAMPLES_PER_MS;
     this.loudMeanSquare = (32768 * 10 ** (quiet.dbfs / 20)) ** 2;
-    this.chunkBytes = Buffer.allocUnsafeSlow(this.quietChunkSamples * 2);
-    this.audioMessage = new AudioInputWriter(UPLINK_MIME, this.chunkBytes.length);
-    this.chunkView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.chunkSamples);
-    this.quietView = new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, this.quietChunkSamples);
+    if (this.quietChunkSamples > UPLINK_MAX_SAMPLES)
+      throw new RangeError(`uplink chunks above ${UPLINK_MAX_SAMPLES / SAMPLES_PER_MS} ms are not supported`);
+    this.chunkView = new Int16Array(UPLINK_PCM.buffer, UPLINK_PCM.byteOffset, this.chunkSamples);
+    this.quietView = new Int16Array(UPLINK_PCM.buffer, UPLINK_PCM.byteOffset, this.quietChunkSamples);
     // Room for a quiet chunk plus a frame, so quiet mode does not grow and shrink the ring every chunk.
     this.pending = new UplinkBuffer(Math.max(this.chunkSamples * 4, this.quietChunkSamples + this.chunkSamples));
     this.readyPromise = new Promise<void>((resolve, reject) => {
@@ -295,7 +305,7 @@ class GeminiLiveSession implements LiveSession {
         continue;
       }
       try {
-        live.socket.sendText(this.audioMessage.write(this.chunkBytes, n * 2));
+        live.socket.sendText(UPLINK_MESSAGE.write(UPLINK_PCM, n * 2));
       } catch (err) {
         // Only if the socket is not open; its close event drives the reconnect.
         this.opts.logger.debug({ err: errorMessage(err) }, 'gemini audio send failed');
@@ -304,11 +314,11 @@ class GeminiLiveSession implements LiveSession {
     }
   }
 
-  /** The first `n` samples of the chunk buffer; the two sizes the stream uses are kept, others are rare. */
+  /** The first `n` samples of the uplink scratch; the two sizes the stream uses are kept, others are rare. */
   private viewOf(n: number): Int16Array {
     if (n === this.chunkSamples) return this.chunkView;
     if (n === this.quietChunkSamples) return this.quietView;
-    return new Int16Array(this.chunkBytes.buffer, this.chunkBytes.byteOffset, n);
+    return new Int16Array(UPLINK_PCM.buffer, UPLINK_PCM.byteOffset, n);
   }
 
   // ---------------------------------------------------------------- client text turns
@@ -856,11 +866,11 @@ class GeminiLiveSession implements LiveSession {
   /** Base64 → PCM16 in the session's scratch buffer: one decode, no allocation but the view, always aligned. */
   private decodeAudio(b64: string): Int16Array {
     const need = (b64.length * 3) >>> 2;
-    let target = this.downBytes;
+    let target = downScratch;
     if (need > target.length) {
-      // Grow for ordinary chunks; a rare huge bundled event gets a one-off buffer so the session does not keep it.
+      // Grow for ordinary chunks; a rare huge bundled event gets a one-off buffer so the process does not keep it.
       target = Buffer.allocUnsafeSlow(need <= MAX_KEPT_SCRATCH ? nextPow2(need) : need);
-      if (need <= MAX_KEPT_SCRATCH) this.downBytes = target;
+      if (need <= MAX_KEPT_SCRATCH) downScratch = target;
     }
     const bytes = target.write(b64, 0, need, 'base64');
     return new Int16Array(target.buffer, target.byteOffset, bytes >>> 1);
