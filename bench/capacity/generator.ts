@@ -574,6 +574,8 @@ export class Generator {
       if (call.turnMeasured) {
         // Due when its source chunk has arrived and its slot has come (60 ms of lead: three frames at once, then one
         // per 20 ms), whichever is later, plus one pacer tick: the gateway releases it at the first tick after that.
+        // The default 80/40 playout (four frames at once, then two every 40 ms) releases the first frame of each
+        // pair at this same slot and the second 20 ms before its own, so the model holds there too.
         const src = call.chunkSentAt[Math.min(TURN_CHUNKS_MAX - 1, k >> 1)]!;
         const slot = call.dlFirstAt + (k - 3) * FRAME_MS;
         this.m.dlLateMs.record(now - Math.max(src, slot) - PACER_TICK_MS);
