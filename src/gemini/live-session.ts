@@ -5,7 +5,7 @@ import type { GoogleGenAI, Session } from '@google/genai';
 import type { Config } from '../config.ts';
 import { AGENT_INPUT_RATE } from '../contract/media.ts';
 import { errorMessage, GatewayError } from '../errors.ts';
-import { reconnectCounters, silentTurnCounters } from '../probes/counters.ts';
+import { reconnectCounters, silentTurnCounters, uplinkCounters } from '../probes/counters.ts';
 import { clientForCredential } from './client.ts';
 import { describeGeminiClose } from './close-reasons.ts';
 import { type CredentialLease, credentialPool } from './credentials.ts';
@@ -306,6 +306,8 @@ class GeminiLiveSession implements LiveSession {
       }
       try {
         live.socket.sendText(UPLINK_MESSAGE.write(UPLINK_PCM, n * 2));
+        if (min !== this.chunkSamples && n === min) uplinkCounters.quiet++;
+        else uplinkCounters.chunk++;
       } catch (err) {
         // Only if the socket is not open; its close event drives the reconnect.
         this.opts.logger.debug({ err: errorMessage(err) }, 'gemini audio send failed');

@@ -9,6 +9,13 @@
  */
 export const silentTurnCounters = { silentTurns: 0, reprompted: 0, gaveUp: 0 };
 
+/**
+ * Caller-audio messages sent to Gemini (src/gemini/live-session.ts): `chunk` at GEMINI_UPLINK_CHUNK_MS (speech, the
+ * hangover after it, backlogs), `quiet` at GEMINI_UPLINK_SILENCE_CHUNK_MS. A line whose noise is above
+ * GEMINI_UPLINK_SILENCE_DBFS never sends `quiet` ones: the share tells an operator whether the quiet uplink works.
+ */
+export const uplinkCounters = { chunk: 0, quiet: 0 };
+
 /** Completed mid-call reconnects (goAway rotations and drops), by how the session came back. */
 export const reconnectCounters = { resume: 0, fresh: 0 };
 

@@ -4,7 +4,7 @@
 import client from 'prom-client';
 import { credentialStats } from '../gemini/credentials.ts';
 import type { EdgeStats } from '../plivo/edge-stats.ts';
-import { callSetupFailures, reconnectCounters, silentTurnCounters } from '../probes/counters.ts';
+import { callSetupFailures, reconnectCounters, silentTurnCounters, uplinkCounters } from '../probes/counters.ts';
 
 export interface GatewayMetrics {
   registry: client.Registry;
@@ -128,6 +128,19 @@ export function createGatewayMetrics(o: {
     'Calls ended with the technical-difficulty prompt after a second silent agent turn in a row',
     () => silentTurnCounters.gaveUp,
   );
+
+  // Caller audio to Gemini by chunk size (the quiet uplink, src/gemini/live-session.ts).
+  new client.Counter({
+    name: 'gateway_gemini_uplink_messages_total',
+    help: 'Caller-audio messages sent to Gemini: size=chunk (GEMINI_UPLINK_CHUNK_MS) or quiet (GEMINI_UPLINK_SILENCE_CHUNK_MS)',
+    labelNames: ['size'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc({ size: 'chunk' }, uplinkCounters.chunk);
+      this.inc({ size: 'quiet' }, uplinkCounters.quiet);
+    },
+  });
 
   // Mid-call Gemini reconnects (src/gemini/live-session.ts): `fresh` ones lost the session's context.
   new client.Counter({

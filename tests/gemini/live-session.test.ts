@@ -6,6 +6,7 @@ import { GatewayError } from '../../src/errors.ts';
 import { createLiveSession, type LiveSessionTuning } from '../../src/gemini/live-session.ts';
 import type { LiveSession, ToolDeclaration } from '../../src/gemini/types.ts';
 import { rootLogger } from '../../src/log.ts';
+import { uplinkCounters } from '../../src/probes/counters.ts';
 import { type FakeConnection, type FakeLiveServer, startFakeLiveServer, waitFor } from './helpers/fake-live-server.ts';
 import { type Recorder, ramp, recorder } from './helpers/recorder.ts';
 
@@ -364,6 +365,7 @@ describe('quiet uplink', () => {
 
   it('sends a quiet caller in 200 ms chunks after the hangover, and speech and its tail in 40 ms chunks', async () => {
     const { s, c } = await ready();
+    const before = { ...uplinkCounters };
     feed(s, LOUD, 10); // 200 ms of speech: five 40 ms chunks
     // The 1000 ms hangover (the turn's end must not wait): 24 more 40 ms chunks; the 50th frame starts quiet mode
     // with two frames waiting.
@@ -372,6 +374,11 @@ describe('quiet uplink', () => {
     await waitFor(() => c.audio.length === 88 * FRAME, 2000, 'audio');
     const sizes = audioMessages(c).map(samplesIn);
     expect(sizes).toEqual([...Array(29).fill(CHUNK), 10 * FRAME, 10 * FRAME, 10 * FRAME]);
+    // What /metrics exports as gateway_gemini_uplink_messages_total{size}.
+    expect({ chunk: uplinkCounters.chunk - before.chunk, quiet: uplinkCounters.quiet - before.quiet }).toEqual({
+      chunk: 29,
+      quiet: 3,
+    });
   });
 
   it('flushes what waits, with the first loud frame, the moment the caller speaks again', async () => {
@@ -397,9 +404,11 @@ describe('quiet uplink', () => {
 
   it('is off when GEMINI_UPLINK_SILENCE_CHUNK_MS equals the chunk', async () => {
     const { s, c } = await ready(gemini({}, { GEMINI_UPLINK_SILENCE_CHUNK_MS: '40' }));
+    const quietBefore = uplinkCounters.quiet;
     feed(s, QUIET, 80);
     await waitFor(() => c.audio.length === 80 * FRAME, 2000, 'audio');
     expect(new Set(audioMessages(c).map(samplesIn))).toEqual(new Set([CHUNK]));
+    expect(uplinkCounters.quiet).toBe(quietBefore);
   });
 
   it('honours the threshold and the hangover settings', async () => {

@@ -69,6 +69,7 @@ describe('gateway', () => {
       // The series the shipped alerts (k8s/monitoring/prometheusrule.yaml) read exist from the first scrape.
       expect(m).toMatch(/gateway_gemini_reconnects_total\{kind="fresh"\} \d+/);
       expect(m).toMatch(/gateway_gemini_silent_turns_total \d+/);
+      expect(m).toMatch(/gateway_gemini_uplink_messages_total\{size="quiet"\} \d+/);
       expect(m).toMatch(/gateway_drain_deadline_calls_total\{outcome="migrated"\} 0/);
       expect(m).toMatch(/gateway_drain_deadline_calls_total\{outcome="hung_up"\} 0/);
       expect(m).toMatch(/gateway_call_setup_failures_total\{reason="gemini-connect"\} \d+/);
