@@ -63,7 +63,11 @@ class InlineUplink implements UplinkConverter {
   private readonly kernel: UplinkKernel | undefined;
   private readonly resampler: Resampler | undefined;
   private readonly samples: Int16Array; // L16 input decoded from bytes
-  private readonly converted: Int16Array; // 16 kHz output of one chunk
+  /**
+   * 16 kHz output of one chunk, allocated on first use: a μ-law stream in whole 20 ms frames (Plivo's) never needs
+   * it, and 16 KiB on every call would be a tenth of a call's memory.
+   */
+  private convertedBuf: Int16Array | undefined;
 
   constructor(backend: AudioBackend, format: PhoneAudioFormat, onFrame: (pcm16k: Int16Array) => void) {
     this.format = format;
@@ -71,7 +75,11 @@ class InlineUplink implements UplinkConverter {
     if (format.encoding === 'mulaw') this.kernel = backend.createUplink();
     else if (format.sampleRate === 8000) this.resampler = backend.createResampler(8000, AGENT_INPUT_RATE);
     this.samples = new Int16Array(format.encoding === 'mulaw' ? 0 : MAX_CHUNK_IN);
-    this.converted = new Int16Array(MAX_CHUNK_IN * 2);
+  }
+
+  private get converted(): Int16Array {
+    this.convertedBuf ??= new Int16Array(MAX_CHUNK_IN * 2);
+    return this.convertedBuf;
   }
 
   push(phoneFrame: Uint8Array): void {
