@@ -69,7 +69,8 @@ export async function startGateway(o: {
   geminiPort: number;
   restPort: number;
   caPath: string;
-  logFd: number;
+  /** Where the gateway's output goes: a file descriptor, or 'ignore'. */
+  logFd: number | 'ignore';
   /** Settings for this gateway only (bench/capacity/ab.ts), over the BENCH_GW_ ones. */
   env?: Record<string, string>;
   /** Another checkout's src/main.ts (bench/capacity/ab.ts compares code as well as settings). Default: this tree. */
