@@ -171,6 +171,9 @@ function templateValues(ctx: CallContext): Record<string, string> {
   return values;
 }
 
+const WEEKDAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** The UTC weekday's English name: a table, because toLocaleDateString builds an Intl formatter on every call. */
 function weekday(d: Date): string {
-  return d.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+  return WEEKDAYS[d.getUTCDay()]!;
 }

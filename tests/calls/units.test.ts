@@ -30,6 +30,17 @@ describe('system prompts', () => {
     expect(prompt).toContain('2026-11-25 10:00 (Wednesday)');
   });
 
+  it('names the UTC weekday of every day of a week as Intl does, at the edges of the day', () => {
+    const ctx = { callId: 'c', direction: 'inbound' as const, from: '', to: '' };
+    for (let day = 0; day < 7; day++) {
+      for (const time of ['T00:00:00Z', 'T23:59:00Z']) {
+        const now = new Date(`2026-12-${String(6 + day).padStart(2, '0')}${time}`);
+        const expected = now.toLocaleDateString('en-US', { weekday: 'long', timeZone: 'UTC' });
+        expect(buildSystemPrompt(ctx, { now })).toContain(`(${expected})`);
+      }
+    }
+  });
+
   it('reads PROMPTS_DIR when given, once', () => {
     const dir = mkdtempSync(join(tmpdir(), 'prompts-'));
     writeFileSync(join(dir, 'inbound.md'), 'Custom inbound prompt.');
