@@ -568,7 +568,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       uplinkSilence: {
         chunkMs: e.GEMINI_UPLINK_SILENCE_CHUNK_MS,
         dbfs: e.GEMINI_UPLINK_SILENCE_DBFS,
-        hangoverMs: e.GEMINI_UPLINK_SILENCE_HANGOVER_MS,
+        // Never shorter than the end-of-speech silence asked of Gemini (plus a chunk): the silence that ends a
+        // caller's turn must reach it in short chunks, or the turn would end up to one quiet chunk late.
+        hangoverMs: Math.max(
+          e.GEMINI_UPLINK_SILENCE_HANGOVER_MS,
+          (e.GEMINI_VAD_SILENCE_DURATION_MS ?? 0) + e.GEMINI_UPLINK_CHUNK_MS,
+        ),
       },
       prebufferMs: e.GEMINI_PREBUFFER_MS,
       connectTimeoutMs: e.GEMINI_CONNECT_TIMEOUT_MS,

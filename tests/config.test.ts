@@ -64,6 +64,10 @@ describe('loadConfig', () => {
         }),
       ).gemini.uplinkSilence,
     ).toEqual({ chunkMs: 400, dbfs: -60, hangoverMs: 1500 });
+    // The hangover covers the end-of-speech silence asked of Gemini, plus a chunk.
+    expect(loadConfig(emulatorEnv({ GEMINI_VAD_SILENCE_DURATION_MS: '1200' })).gemini.uplinkSilence.hangoverMs).toBe(
+      1240,
+    );
     expect(() =>
       loadConfig(emulatorEnv({ GEMINI_UPLINK_CHUNK_MS: '100', GEMINI_UPLINK_SILENCE_CHUNK_MS: '60' })),
     ).toThrow(/GEMINI_UPLINK_SILENCE_CHUNK_MS: must be at least GEMINI_UPLINK_CHUNK_MS/);
