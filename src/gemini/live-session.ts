@@ -865,7 +865,7 @@ class GeminiLiveSession implements LiveSession {
     this.turnInterrupted = false;
   }
 
-  /** Base64 → PCM16 in the session's scratch buffer: one decode, no allocation but the view, always aligned. */
+  /** Base64 → PCM16 in the shared scratch buffer: one decode, no allocation but the view, always aligned. */
   private decodeAudio(b64: string): Int16Array {
     const need = (b64.length * 3) >>> 2;
     let target = downScratch;
