@@ -6,7 +6,6 @@
 // (bench/capacity/generator.ts, the capacity bench's conversation, on the other core): whatever the host does, it
 // does to both. Each round reads both gateways' CPU over the same window; the result is the median of the per-round
 // ratios B/A with its range. A run whose generator fell behind or whose calls failed is invalid and exits 1.
-import { execFileSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -20,6 +19,7 @@ import {
   AUTH_ID,
   AUTH_TOKEN,
   type GatewayProc,
+  pinThisProcess,
   procCpu,
   procRssKiB,
   scrape,
@@ -96,11 +96,7 @@ async function main(): Promise<number> {
   const logFd = openSync(logPath, 'a');
   const certs = await makeCerts();
   const machine = await machineInfo();
-  try {
-    execFileSync('taskset', ['-a', '-pc', generatorCore, String(process.pid)], { stdio: 'ignore' });
-  } catch {
-    console.warn(`taskset failed: generator not pinned to core ${generatorCore}`);
-  }
+  pinThisProcess(generatorCore);
   console.log(`# A/B: ${calls} calls (half each), ${rounds} × ${windowS} s, both gateways on core ${gatewayCore}`);
   console.log(machineMarkdown(machine));
   const tree = (t: string | undefined) => (t === undefined ? '' : ` (code from ${t})`);

@@ -1,6 +1,6 @@
 // The gateway under test as a child process, and what the capacity benches read of it from /proc and /metrics.
 // Shared by bench/capacity/run.ts (one gateway per step) and bench/capacity/ab.ts (two gateways side by side).
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -136,4 +136,13 @@ export async function stopGateway(g: GatewayProc): Promise<void> {
   const t = setTimeout(() => g.proc.kill('SIGKILL'), 8000);
   await g.exited;
   clearTimeout(t);
+}
+
+/** Pins every thread of this process (the load generator) to `core`; warns and goes on if taskset fails. */
+export function pinThisProcess(core: string): void {
+  try {
+    execFileSync('taskset', ['-a', '-pc', core, String(process.pid)], { stdio: 'ignore' });
+  } catch {
+    console.warn(`taskset failed: generator not pinned to core ${core}`);
+  }
 }

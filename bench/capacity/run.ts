@@ -5,7 +5,6 @@
 // gateway. Stops at the first step that fails a gate. Writes bench/results/capacity-<stamp>.json and .svg and
 // prints a narrow table. Gemini Live is served over TLS with a CA made here and trusted by the gateway through
 // NODE_EXTRA_CA_CERTS, as an operator behind a TLS-intercepting proxy would.
-import { execFileSync } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -19,6 +18,7 @@ import {
   AUTH_ID,
   AUTH_TOKEN,
   cpuPressure,
+  pinThisProcess,
   procCpu,
   procRssKiB,
   runqWaitS,
@@ -316,11 +316,7 @@ async function main(): Promise<number> {
   // Before pinning: availableParallelism() reports the cores this process may use.
   const machine = await machineInfo();
   // This process is the generator: all its threads on their own core.
-  try {
-    execFileSync('taskset', ['-a', '-pc', generatorCore, String(process.pid)], { stdio: 'ignore' });
-  } catch {
-    console.warn(`taskset failed: generator not pinned to core ${generatorCore}`);
-  }
+  pinThisProcess(generatorCore);
 
   console.log(`# Capacity${smoke ? ' (smoke)' : ''}: steps ${steps.join(', ')} calls, ${duration} s measured each`);
   console.log(machineMarkdown(machine));

@@ -7,6 +7,7 @@ import { emulatorEnv } from '../../../src/demo/emulator-env.ts';
 import { createLiveSession } from '../../../src/gemini/live-session.ts';
 import type { LiveSession } from '../../../src/gemini/types.ts';
 import { rootLogger } from '../../../src/log.ts';
+import { recorder } from './recorder.ts';
 
 const baseUrl = process.env.TLS_TEST_BASE_URL ?? '';
 const count = Number(process.env.TLS_TEST_SESSIONS ?? 2);
@@ -24,18 +25,7 @@ for (let i = 0; i < count; i++) {
         tools: [],
         logger: rootLogger(),
         transcriptForContext: () => '',
-        events: {
-          onAudio: () => heard.add(i),
-          onInterrupted: () => {},
-          onTurnComplete: () => {},
-          onInputTranscript: () => {},
-          onOutputTranscript: () => {},
-          onToolCall: () => {},
-          onToolCallCancellation: () => {},
-          onUsage: () => {},
-          onReconnect: () => {},
-          onFatal: (err) => fatal.push(err.message),
-        },
+        events: recorder({ onAudio: () => heard.add(i), onFatal: (err) => fatal.push(err.message) }).handlers,
       },
       { baseUrl, maxFreshAttempts: 1, backoffBaseMs: 10 },
     ),
