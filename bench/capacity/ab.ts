@@ -19,6 +19,7 @@ import {
   AUTH_ID,
   AUTH_TOKEN,
   type GatewayProc,
+  gatewayMain,
   pinThisProcess,
   procCpu,
   procRssKiB,
@@ -37,6 +38,9 @@ const USAGE = `usage: node bench/capacity/ab.ts --a KEY=V[,KEY=V…] --b KEY=V[,
   --a, --b     gateway settings of the two sides (environment variables; an empty string for the defaults)
   --a-tree, --b-tree
                run that side's gateway from another checkout (its src/main.ts); default this one
+  --a-gateway, --b-gateway
+               run "floor" on that side (bench/capacity/floor-gateway.ts: the gateway's messages and none of its
+               work), or another entry point
   --calls      concurrent calls in all, half on each gateway (default 140)
   --rounds     measured windows (default 8)
   --window     seconds per window (default 10)`;
@@ -65,6 +69,8 @@ async function main(): Promise<number> {
       b: { type: 'string' },
       'a-tree': { type: 'string' },
       'b-tree': { type: 'string' },
+      'a-gateway': { type: 'string' },
+      'b-gateway': { type: 'string' },
       calls: { type: 'string', default: '140' },
       rounds: { type: 'string', default: '8' },
       window: { type: 'string', default: '10' },
@@ -99,9 +105,11 @@ async function main(): Promise<number> {
   pinThisProcess(generatorCore);
   console.log(`# A/B: ${calls} calls (half each), ${rounds} × ${windowS} s, both gateways on core ${gatewayCore}`);
   console.log(machineMarkdown(machine));
-  const tree = (t: string | undefined) => (t === undefined ? '' : ` (code from ${t})`);
+  const tree = (t: string | undefined, g: string | undefined) =>
+    (t === undefined ? '' : ` (code from ${t})`) + (g === undefined ? '' : ` (gateway: ${g})`);
   console.log(
-    `- A: ${values.a || '(defaults)'}${tree(values['a-tree'])}\n- B: ${values.b || '(defaults)'}${tree(values['b-tree'])}\n`,
+    `- A: ${values.a || '(defaults)'}${tree(values['a-tree'], values['a-gateway'])}\n` +
+      `- B: ${values.b || '(defaults)'}${tree(values['b-tree'], values['b-gateway'])}\n`,
   );
 
   const silenceChunk = (env: Record<string, string>) => Number(env.GEMINI_UPLINK_SILENCE_CHUNK_MS ?? 200);
@@ -122,8 +130,10 @@ async function main(): Promise<number> {
   let genLoopP99 = 0;
   try {
     const trees = [values['a-tree'], values['b-tree']];
+    const mains = [gatewayMain(values['a-gateway']), gatewayMain(values['b-gateway'])];
     for (const [i, side] of [sides.A, sides.B].entries()) {
       const tree = trees[i];
+      const main = mains[i] ?? (tree !== undefined ? resolve(tree, 'src/main.ts') : undefined);
       gws.push(
         await startGateway({
           core: gatewayCore,
@@ -132,7 +142,7 @@ async function main(): Promise<number> {
           caPath: certs.caPath,
           logFd,
           env: side,
-          ...(tree !== undefined ? { main: resolve(tree, 'src/main.ts') } : {}),
+          ...(main !== undefined ? { main } : {}),
         }),
       );
     }
@@ -217,6 +227,8 @@ async function main(): Promise<number> {
             b: sides.B,
             aTree: values['a-tree'],
             bTree: values['b-tree'],
+            aGateway: values['a-gateway'],
+            bGateway: values['b-gateway'],
             calls,
             onA,
             onB,

@@ -7,6 +7,14 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/demo/free-port.ts';
 
 const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+/** The wire floor (bench/capacity/floor-gateway.ts): the gateway's messages and nothing else. */
+const FLOOR_MAIN = fileURLToPath(new URL('./floor-gateway.ts', import.meta.url));
+
+/** What `--gateway` names: `floor` for the wire floor, a path for any other entry point, nothing for src/main.ts. */
+export function gatewayMain(name: string | undefined): string | undefined {
+  if (name === undefined || name === '') return undefined;
+  return name === 'floor' ? FLOOR_MAIN : name;
+}
 export const AUTH_ID = 'MAEMULATOR0000000000';
 export const AUTH_TOKEN = 'emulator-auth-token';
 
@@ -67,6 +75,8 @@ export interface GatewayProc {
 export async function startGateway(o: {
   core: string;
   geminiPort: number;
+  /** The generator serves Gemini over plain ws:// (bench/capacity/run.ts --gemini-plain). */
+  geminiPlain?: boolean;
   restPort: number;
   caPath: string;
   /** Where the gateway's output goes: a file descriptor, or 'ignore'. */
@@ -89,7 +99,7 @@ export async function startGateway(o: {
     PLIVO_API_BASE_URL: `http://127.0.0.1:${o.restPort}`,
     GEMINI_API_KEY: 'emulator-api-key',
     // The SDK's own variable, as an operator points @google/genai elsewhere; https, so the SDK speaks wss://.
-    GOOGLE_GEMINI_BASE_URL: `https://127.0.0.1:${o.geminiPort}`,
+    GOOGLE_GEMINI_BASE_URL: `${o.geminiPlain === true ? 'http' : 'https'}://127.0.0.1:${o.geminiPort}`,
     NODE_EXTRA_CA_CERTS: o.caPath,
     ENV_FILE: '/dev/null',
     LOG_LEVEL: process.env.BENCH_GATEWAY_LOG_LEVEL ?? 'warn',

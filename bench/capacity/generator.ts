@@ -284,8 +284,11 @@ function newMeasures(calls: number, seconds: number): StepMeasures {
 // ---- the generator ------------------------------------------------------------------------------------------------
 
 export interface GeneratorOptions {
-  /** PEM key and certificate the Gemini side serves wss:// with. */
-  tls: { key: string; cert: string };
+  /**
+   * PEM key and certificate the Gemini side serves wss:// with; undefined serves plain ws:// (only to measure what
+   * TLS costs: the real service is TLS-only).
+   */
+  tls: { key: string; cert: string } | undefined;
   authId: string;
   authToken: string;
   conversation: ConversationOptions;
@@ -302,7 +305,7 @@ export class Generator {
   measuring = false;
   m: StepMeasures = newMeasures(1, 1);
   private readonly opts: GeneratorOptions;
-  private readonly https: HttpsServer;
+  private readonly https: HttpsServer | HttpServer;
   private readonly rest: HttpServer;
   private readonly wss: WsServer;
   private calls: Call[] = [];
@@ -324,7 +327,8 @@ export class Generator {
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
-    this.https = createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert });
+    this.https =
+      opts.tls === undefined ? createHttpServer() : createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert });
     this.wss = new ws.WebSocketServer({
       server: this.https,
       perMessageDeflate: false,

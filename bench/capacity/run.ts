@@ -18,6 +18,7 @@ import {
   AUTH_ID,
   AUTH_TOKEN,
   cpuPressure,
+  gatewayMain,
   pinThisProcess,
   procCpu,
   procRssKiB,
@@ -45,13 +46,17 @@ const GENERATOR_LATE_FRACTION = 0.001;
 const HOST_WAIT_PCT = 10;
 
 const USAGE = `usage: node bench/capacity/run.ts [--smoke] [--steps 100,200,400,…] [--duration s] [--ramp-cps n]
-  [--gateway-core 0] [--generator-core 1] [--all-steps] [--allow-invalid]
+  [--gateway-core 0] [--generator-core 1] [--all-steps] [--allow-invalid] [--gateway floor|<file>] [--gemini-plain]
   --smoke          one 20-call step of 6 s (CI)
   --steps          concurrent calls per step (default 100,200,400,700,1000,1400,2000)
   --duration       measured seconds per step (default 20)
   --ramp-cps       cap on the call-placing rate (default 100/s; calls are placed one at a time anyway)
   --all-steps      keep stepping after a gate fails
-  --allow-invalid  exit 0 even when the generator fell behind`;
+  --allow-invalid  exit 0 even when the generator fell behind
+  --gateway        what runs as the gateway: "floor" for the wire floor (bench/capacity/floor-gateway.ts: the
+                   same messages, none of the work), or another entry point; default src/main.ts
+  --gemini-plain   the Gemini leg over plain ws:// instead of TLS, to measure what TLS costs (the real service is
+                   TLS-only: figures from such a run are not capacity)`;
 
 interface StepResult {
   row: BenchRow;
@@ -72,7 +77,15 @@ function pct(s: { p50: number; p99: number; max: number; count: number }) {
 async function runStep(
   gen: Generator,
   calls: number,
-  o: { duration: number; rampCps: number; core: string; caPath: string; logFd: number },
+  o: {
+    duration: number;
+    rampCps: number;
+    core: string;
+    caPath: string;
+    logFd: number;
+    main: string | undefined;
+    geminiPlain: boolean;
+  },
 ): Promise<StepResult> {
   gen.reset(calls, o.duration + 10);
   const gw = await startGateway({
@@ -81,6 +94,8 @@ async function runStep(
     restPort: gen.restPort,
     caPath: o.caPath,
     logFd: o.logFd,
+    ...(o.main !== undefined ? { main: o.main } : {}),
+    geminiPlain: o.geminiPlain,
   });
   const pid = gw.proc.pid!;
   try {
@@ -289,6 +304,8 @@ async function main(): Promise<number> {
       'generator-core': { type: 'string', default: '1' },
       'all-steps': { type: 'boolean', default: false },
       'allow-invalid': { type: 'boolean', default: false },
+      gateway: { type: 'string' },
+      'gemini-plain': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -318,14 +335,18 @@ async function main(): Promise<number> {
   // This process is the generator: all its threads on their own core.
   pinThisProcess(generatorCore);
 
-  console.log(`# Capacity${smoke ? ' (smoke)' : ''}: steps ${steps.join(', ')} calls, ${duration} s measured each`);
+  const main = gatewayMain(values.gateway);
+  console.log(
+    `# Capacity${smoke ? ' (smoke)' : ''}: steps ${steps.join(', ')} calls, ${duration} s measured each` +
+      (main !== undefined ? ` (gateway: ${values.gateway})` : ''),
+  );
   console.log(machineMarkdown(machine));
   console.log(
-    `- gateway on core ${gatewayCore}, generator on core ${generatorCore}; Gemini leg over TLS; load ${os.loadavg()[0]?.toFixed(2)}\n`,
+    `- gateway on core ${gatewayCore}, generator on core ${generatorCore}; Gemini leg ${values['gemini-plain'] ? 'over plain ws:// (NOT capacity: the real service is TLS-only)' : 'over TLS'}; load ${os.loadavg()[0]?.toFixed(2)}\n`,
   );
 
   const gen = new Generator({
-    tls: { key: certs.key, cert: certs.cert },
+    tls: values['gemini-plain'] ? undefined : { key: certs.key, cert: certs.cert },
     authId: AUTH_ID,
     authToken: AUTH_TOKEN,
     conversation: { interruptP: 0.2, toolP: 0.15 },
@@ -345,6 +366,8 @@ async function main(): Promise<number> {
         core: gatewayCore,
         caPath: certs.caPath,
         logFd,
+        main,
+        geminiPlain: values['gemini-plain'],
       });
       r.row.extra!.load1m = round(loadBefore);
       rows.push(r.row);
@@ -381,6 +404,8 @@ async function main(): Promise<number> {
       rampCps,
       gatewayCore,
       generatorCore,
+      gateway: values.gateway ?? 'src/main.ts',
+      geminiLeg: values['gemini-plain'] ? 'ws:// (plain: not capacity)' : 'wss:// (TLS)',
       uplinkChunkMs,
       uplinkSilenceChunkMs,
       downlinkChunkMs: 40,
@@ -395,12 +420,15 @@ async function main(): Promise<number> {
     failedAt: failedAt ?? null,
     rows,
   };
-  const jsonPath = `${RESULTS}capacity-${stamp}.json`;
-  const svgPath = `${RESULTS}capacity-${stamp}.svg`;
+  // A floor run or a plain-ws run is not the gateway's capacity: its own files, and capacity-latest.svg untouched.
+  const kind = main === undefined && !values['gemini-plain'] ? 'capacity' : 'capacity-probe';
+  const jsonPath = `${RESULTS}${kind}-${stamp}.json`;
+  const svgPath = `${RESULTS}${kind}-${stamp}.svg`;
   await writeFile(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
-  const svg = capacitySvg(rows, { title: `Gateway capacity ${startedAt.slice(0, 16)}Z`, gates: GATES });
+  const title = main === undefined ? 'Gateway capacity' : `Capacity of ${values.gateway}`;
+  const svg = capacitySvg(rows, { title: `${title} ${startedAt.slice(0, 16)}Z`, gates: GATES });
   await writeFile(svgPath, svg);
-  await writeFile(`${RESULTS}capacity-latest.svg`, svg);
+  if (kind === 'capacity') await writeFile(`${RESULTS}capacity-latest.svg`, svg);
   console.log(`results: ${jsonPath}\nplot: ${svgPath}\nlogs: ${logPath}`);
   if (rows.some((r) => r.invalid !== undefined)) {
     console.log('\nINVALID RUN: the generator fell behind; its figures describe the harness, not the gateway.');
