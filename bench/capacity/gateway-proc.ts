@@ -117,7 +117,9 @@ export async function startGateway(o: {
     ),
     ...o.env,
   };
-  const proc = spawn('taskset', ['-c', o.core, process.execPath, o.main ?? MAIN], {
+  // Node/V8 flags that NODE_OPTIONS refuses (e.g. --single-threaded-gc), on the command line before the entry point.
+  const flags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  const proc = spawn('taskset', ['-c', o.core, process.execPath, ...flags, o.main ?? MAIN], {
     env,
     stdio: ['ignore', o.logFd, o.logFd],
   });
