@@ -67,6 +67,8 @@ export const envSchema = z.object({
   DRAIN_MIGRATE_MARGIN_S: int(15, 1, 3600),
   MAX_WS_MESSAGE_BYTES: int(64 * 1024, 1024, 16 * 1024 * 1024),
   WS_MAX_BACKPRESSURE_BYTES: int(256 * 1024, 4096, 64 * 1024 * 1024),
+  // V8's old-generation growth between full collections, fixed (src/main.ts); 0 leaves V8's own adaptive factor.
+  V8_HEAP_GROWING_PERCENT: int(50, 0, 300),
 
   // Audio
   AUDIO_BACKEND: z.enum(['auto', 'native', 'ts']).default('auto'),
@@ -360,6 +362,8 @@ export interface Config {
     drainMigrateMarginS: number;
     maxWsMessageBytes: number;
     wsMaxBackpressureBytes: number;
+    /** V8's fixed old-generation growth factor, in per cent over the live heap; 0 = V8's adaptive one. */
+    heapGrowingPercent: number;
   };
   audio: {
     backend: Env['AUDIO_BACKEND'];
@@ -526,6 +530,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       drainMigrateMarginS: e.DRAIN_MIGRATE_MARGIN_S,
       maxWsMessageBytes: e.MAX_WS_MESSAGE_BYTES,
       wsMaxBackpressureBytes: e.WS_MAX_BACKPRESSURE_BYTES,
+      heapGrowingPercent: e.V8_HEAP_GROWING_PERCENT,
     },
     audio: { backend: e.AUDIO_BACKEND, execution: e.AUDIO_EXECUTION, poolThreads: e.AUDIO_POOL_THREADS },
     plivo: {

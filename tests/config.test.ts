@@ -53,6 +53,15 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the V8 heap growth: 50 % by default, 0 for V8 to choose, anything else refused by name', () => {
+    expect(loadConfig(emulatorEnv({})).server.heapGrowingPercent).toBe(50);
+    expect(loadConfig(emulatorEnv({ V8_HEAP_GROWING_PERCENT: '0' })).server.heapGrowingPercent).toBe(0);
+    expect(loadConfig(emulatorEnv({ V8_HEAP_GROWING_PERCENT: '100' })).server.heapGrowingPercent).toBe(100);
+    for (const bad of ['fast', '-1', '500', '12.5']) {
+      expect(() => loadConfig(emulatorEnv({ V8_HEAP_GROWING_PERCENT: bad }))).toThrow(/V8_HEAP_GROWING_PERCENT/);
+    }
+  });
+
   it('reads the quiet uplink settings and keeps the quiet chunk at least one chunk', () => {
     expect(loadConfig(emulatorEnv({})).gemini.uplinkSilence).toEqual({ chunkMs: 200, dbfs: -50, hangoverMs: 1000 });
     expect(

@@ -53,8 +53,8 @@ const USAGE = `usage: node bench/capacity/run.ts [--smoke] [--steps 100,200,400,
   --duration       measured seconds per step (default 20)
   --ramp-cps       cap on the call-placing rate (default 100/s; calls are placed one at a time anyway)
   --all-steps      keep stepping after a gate fails
-  --repeat         runs per step (default 1): a step passes when most of its runs pass, fails when half or more
-                   fail a gate (runs on a shared VM vary; one run is one sample)
+  --repeat         runs per step (default 1): a step passes when most of its valid runs pass, fails when half or
+                   more of them fail a gate (runs on a shared VM vary; one run is one sample)
   --allow-invalid  exit 0 even when the generator fell behind
   --gateway        what runs as the gateway: "floor" for the wire floor (bench/capacity/floor-gateway.ts: the
                    same messages, none of the work), or another entry point; default src/main.ts
@@ -379,8 +379,16 @@ async function main(): Promise<number> {
   });
   await gen.start();
   const rows: BenchRow[] = [];
-  const steppedVerdicts: { calls: number; runs: number; passed: number; failedGates: number; verdict: string }[] = [];
+  const steppedVerdicts: {
+    calls: number;
+    runs: number;
+    passed: number;
+    failedGates: number;
+    invalid: number;
+    verdict: string;
+  }[] = [];
   let knee: number | undefined;
+  let generatorLimit: number | undefined;
   let failedAt: number | undefined;
   try {
     for (const calls of steps) {
@@ -388,6 +396,7 @@ async function main(): Promise<number> {
       // generator, and fails when at least half of them failed a gate: on a shared VM one run is one sample.
       let passed = 0;
       let failed = 0;
+      let invalid = 0;
       for (let run = 1; run <= repeat; run++) {
         const loadBefore = os.loadavg()[0]!;
         const r = await runStep(gen, calls, {
@@ -407,16 +416,24 @@ async function main(): Promise<number> {
           `- ${r.row.name}: gateway ${e.gwCpuUsPerCallS} µs/call·s (sys ${e.gwSysUsPerCallS}), loop p99 ${e.gwLoopP99Ms} ms, ` +
             `up p99 ${e.upP99Ms} ms, gap p90 ${e.gapP90Ms} ms: ${e.gates}${r.row.invalid ? ` [INVALID: ${r.row.invalid}]` : ''}`,
         );
-        if (r.gatesFailed.length === 0 && r.row.invalid === undefined) passed++;
-        if (r.gatesFailed.length > 0) failed++;
+        if (r.row.invalid !== undefined) invalid++;
+        else if (r.gatesFailed.length === 0) passed++;
+        else failed++;
       }
-      const verdict = passed * 2 > repeat ? 'pass' : failed * 2 >= repeat ? 'fail' : 'undecided';
+      // Only valid runs count: a run whose generator fell behind measured the generator. A step with none cannot be
+      // judged, and a larger one will not go better for the generator.
+      const valid = repeat - invalid;
+      const verdict =
+        valid === 0 ? 'invalid' : passed * 2 > valid ? 'pass' : failed * 2 >= valid ? 'fail' : 'undecided';
       if (repeat > 1)
-        console.log(`  ${calls} calls: ${passed} of ${repeat} runs passed, ${failed} failed a gate: ${verdict}`);
-      steppedVerdicts.push({ calls, runs: repeat, passed, failedGates: failed, verdict });
+        console.log(
+          `  ${calls} calls: ${passed} of ${valid} valid runs passed, ${failed} failed a gate${invalid > 0 ? `, ${invalid} invalid` : ''}: ${verdict}`,
+        );
+      steppedVerdicts.push({ calls, runs: repeat, passed, failedGates: failed, invalid, verdict });
       if (verdict === 'pass') knee = calls;
       if (verdict === 'fail' && failedAt === undefined) failedAt = calls;
-      if (failedAt !== undefined && !values['all-steps']) break;
+      if (verdict === 'invalid' && generatorLimit === undefined) generatorLimit = calls;
+      if ((failedAt !== undefined || generatorLimit !== undefined) && !values['all-steps']) break;
     }
   } finally {
     await gen.close();
@@ -431,6 +448,8 @@ async function main(): Promise<number> {
       ? 'no step passed every gate'
       : `knee: ${knee} calls passed every gate${repeat > 1 ? ` in most of ${repeat} runs` : ''}${failedAt !== undefined ? `, ${failedAt} did not` : ' (no step failed: raise --steps)'}`;
   console.log(kneeText);
+  if (generatorLimit !== undefined)
+    console.log(`the generator could not drive ${generatorLimit} calls on its core: no valid run there`);
   const result = {
     startedAt,
     smoke,
@@ -457,6 +476,7 @@ async function main(): Promise<number> {
       `frame flushes them, so speech is not delayed by it.`,
     knee: knee ?? null,
     failedAt: failedAt ?? null,
+    generatorLimit: generatorLimit ?? null,
     steps: steppedVerdicts,
     rows,
   };

@@ -3,6 +3,7 @@
 // here. See ./README.md for the reconnect policy and what happens to pending tool calls.
 import type { GoogleGenAI, Session } from '@google/genai';
 import type { Config } from '../config.ts';
+import { base64DecodeInto } from '../contract/base64.ts';
 import { AGENT_INPUT_RATE } from '../contract/media.ts';
 import { errorMessage, GatewayError } from '../errors.ts';
 import { reconnectCounters, silentTurnCounters, uplinkCounters } from '../probes/counters.ts';
@@ -28,6 +29,7 @@ import type {
 } from './types.ts';
 import { UplinkBuffer } from './uplink-buffer.ts';
 import {
+  type AudioCut,
   AudioInputWriter,
   clientTextTurn,
   decodeServerMessage,
@@ -542,7 +544,7 @@ class GeminiLiveSession implements LiveSession {
       socket?.terminate();
       throw new ConnectError('session closed while connecting', this.callId, undefined);
     }
-    socket.setDirect((msg) => this.onServerMessage(gen, msg));
+    socket.setDirect((msg, cut) => this.onServerMessage(gen, msg, cut));
     established = true;
     // A close that raced the resolution (socket already gone) would otherwise go unnoticed.
     if (!socket.isOpen) {
@@ -731,10 +733,10 @@ class GeminiLiveSession implements LiveSession {
 
   // ---------------------------------------------------------------- downlink
 
-  private onServerMessage(gen: number, msg: unknown): void {
+  private onServerMessage(gen: number, msg: unknown, cut?: AudioCut): void {
     if (this.closed || gen !== this.gen) return;
     try {
-      this.dispatch(msg);
+      this.dispatch(msg, cut);
     } catch (err) {
       // A throwing event handler must not take the process down (the SDK would turn it into an unhandled rejection:
       // the upstream quirk described at the top of transport.ts, no upstream issue filed).
@@ -743,11 +745,31 @@ class GeminiLiveSession implements LiveSession {
   }
 
   /** Acts on one decoded server message, in the order the fields take effect (see src/gemini/wire.ts). */
-  private dispatch(msg: unknown): void {
+  private dispatch(msg: unknown, cut?: AudioCut): void {
     const m = this.inbound;
-    if (!decodeServerMessage(msg, m)) {
+    if (!decodeServerMessage(msg, m, cut)) {
       this.onMalformed(this.gen);
       return;
+    }
+    // Audio cut out of the parse (wire.ts parseServerFrame) is decoded from the frame bytes before anything acts on
+    // the message. The parse is redone whole when the cut was not an audio part's data, or its base64 is not
+    // canonical (then the frame means what it would have meant parsed whole, malformed included).
+    let cutPcm: Int16Array | undefined;
+    if (cut !== undefined && cut.start >= 0) {
+      cutPcm = m.cutIndex >= 0 ? this.decodeCutAudio(cut) : undefined;
+      if (cutPcm === undefined) {
+        let whole: unknown;
+        try {
+          whole = JSON.parse(cut.bytes.toString());
+        } catch {
+          this.onMalformed(this.gen);
+          return;
+        }
+        if (!decodeServerMessage(whole, m)) {
+          this.onMalformed(this.gen);
+          return;
+        }
+      }
     }
     const events = this.opts.events;
     if (m.interrupted) {
@@ -759,7 +781,7 @@ class GeminiLiveSession implements LiveSession {
     for (let i = 0; i < m.audioCount; i++) {
       this.modelTurnActive = true;
       this.handleStale = true;
-      const pcm = this.decodeAudio(m.audio[i]!);
+      const pcm = i === m.cutIndex && cutPcm !== undefined ? cutPcm : this.decodeAudio(m.audio[i]!);
       if (this.turnAudioPeak <= this.silentPeak) this.turnAudioPeak = Math.max(this.turnAudioPeak, peakOf(pcm));
       if (pcm.length > 0) events.onAudio(pcm);
       if (this.closed) return;
@@ -863,6 +885,22 @@ class GeminiLiveSession implements LiveSession {
     this.turnAudioPeak = -1;
     this.turnHadTool = false;
     this.turnInterrupted = false;
+  }
+
+  /**
+   * The cut-out base64 (canonical, padded) → PCM16 in the shared scratch buffer, straight from the frame bytes;
+   * undefined when it is not canonical base64 (the caller then parses the frame whole, as before the cut).
+   */
+  private decodeCutAudio(cut: AudioCut): Int16Array | undefined {
+    const need = ((cut.end - cut.start) * 3) >>> 2;
+    let target = downScratch;
+    if (need > target.length) {
+      target = Buffer.allocUnsafeSlow(need <= MAX_KEPT_SCRATCH ? nextPow2(need) : need);
+      if (need <= MAX_KEPT_SCRATCH) downScratch = target;
+    }
+    const bytes = base64DecodeInto(cut.bytes, cut.start, cut.end, target);
+    if (bytes < 0) return undefined;
+    return new Int16Array(target.buffer, target.byteOffset, bytes >>> 1);
   }
 
   /** Base64 → PCM16 in the shared scratch buffer: one decode, no allocation but the view, always aligned. */

@@ -17,6 +17,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomFillSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { createSecureContext, type SecureContext } from 'node:tls';
+import { AudioCut, parseServerFrame } from './wire.ts';
 
 interface WsClientOptions {
   headers?: Record<string, string>;
@@ -105,7 +106,9 @@ const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 
 export class GuardedSocket {
   private ws: WsClient | undefined;
-  private direct: ((msg: unknown) => void) | undefined;
+  private direct: ((msg: unknown, cut: AudioCut) => void) | undefined;
+  /** Where the last direct frame's audio base64 is (valid during the handler call only). */
+  private readonly cut = new AudioCut();
   private readonly url: string;
   private readonly headers: Record<string, string>;
   private readonly callbacks: SdkSocketCallbacks;
@@ -159,12 +162,12 @@ export class GuardedSocket {
     if (direct !== undefined) {
       let msg: unknown;
       try {
-        msg = JSON.parse(data.toString());
+        msg = parseServerFrame(data, this.cut);
       } catch {
         this.attempt?.onMalformed();
         return;
       }
-      direct(msg);
+      direct(msg, this.cut);
       return;
     }
     // Until the SDK's connect() has resolved, frames go through the SDK (it needs setupComplete); only a few
@@ -178,8 +181,11 @@ export class GuardedSocket {
     this.callbacks.onmessage({ data });
   }
 
-  /** From now on, parsed frames go straight to `handler` (which must not throw). */
-  setDirect(handler: (msg: unknown) => void): void {
+  /**
+   * From now on, parsed frames go straight to `handler` (which must not throw), with where the frame's audio base64
+   * was cut out of the parse (src/gemini/wire.ts parseServerFrame).
+   */
+  setDirect(handler: (msg: unknown, cut: AudioCut) => void): void {
     this.direct = handler;
   }
 

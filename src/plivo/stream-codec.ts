@@ -2,8 +2,9 @@
 // state beyond caller-owned buffers). Events: https://plivo.com/docs/voice-agents/audio-streaming/concepts/audio-streaming-reference
 // `media` (50 per second per call) has a byte-level fast path; everything else is rare and goes through
 // JSON.parse plus a hand-written validator.
+
+import { base64DecodeInto, base64EncodedLength, base64EncodeInto } from '../contract/base64.ts';
 import type { PhoneAudioFormat } from '../contract/media.ts';
-import { base64DecodeInto, base64EncodedLength, base64EncodeInto } from './base64.ts';
 
 export interface StartEvent {
   event: 'start';

@@ -311,6 +311,41 @@ describe('downlink', () => {
     expect(usage?.promptTokenCount).toBeUndefined();
   });
 
+  it('plays audio cut out of the frame bytes exactly as the whole parse would, and falls back on bad data', async () => {
+    const rec = recorder();
+    const s = open(rec);
+    await s.ready();
+    const c = server.connections[0]!;
+    const pcm = Int16Array.from({ length: 960 }, (_, i) => ((i * 911) % 30000) - 15000);
+    const b64 = Buffer.from(pcm.buffer).toString('base64');
+    const frame = (data: string) =>
+      `{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"${data}"}}]}}}`;
+    // Canonical base64: decoded from the frame bytes.
+    c.sendRaw(frame(b64), true);
+    // Not canonical (no padding): refused by the byte decoder, so the frame is parsed whole and Node's decoder
+    // reads it as it always did.
+    c.sendRaw(frame('AAEC'.repeat(3).slice(0, 11)), true);
+    // A raw newline inside the base64 makes the frame invalid JSON: dropped as malformed, as before.
+    c.sendRaw(frame(`${b64.slice(0, 8)}\n${b64.slice(8)}`), true);
+    // The only "data" key is a tool argument: the cut is not audio, the call's arguments arrive intact.
+    c.sendRaw('{"toolCall":{"functionCalls":[{"id":"t1","name":"lookup_order","args":{"data":"ORD-1001"}}]}}', true);
+    c.send({ serverContent: { outputTranscription: { text: 'sync' } } });
+    await waitFor(() => rec.of('output').length === 1, 2000, 'transcript');
+    const audio = rec.of('audio').map((e) => e.samples);
+    const lenient = Buffer.from('AAEC'.repeat(3).slice(0, 11), 'base64');
+    expect(audio).toEqual([
+      Array.from(pcm),
+      Array.from(new Int16Array(lenient.buffer, lenient.byteOffset, lenient.length >> 1)),
+    ]);
+    expect(rec.of('toolCall')[0]?.calls[0]).toMatchObject({
+      id: 't1',
+      name: 'lookup_order',
+      args: { data: 'ORD-1001' },
+    });
+    expect(rec.of('fatal')).toHaveLength(0);
+    expect(s.state).toBe('ready');
+  });
+
   it('drops a malformed frame that arrives before setupComplete', async () => {
     server.onSetup = () => 'never';
     const rec = recorder();

@@ -3,9 +3,11 @@
 import { Session } from '@google/genai';
 import { describe, expect, it } from 'vitest';
 import {
+  AudioCut,
   AudioInputWriter,
   clientTextTurn,
   decodeServerMessage,
+  parseServerFrame,
   realtimeTextTurn,
   ServerMessageView,
   toolResponse,
@@ -151,6 +153,94 @@ describe('decodeServerMessage', () => {
     expect(v.functionCalls).toEqual([]);
     expect(v.cancelledIds).toEqual(['ok']);
     expect(v.usage).toMatchObject({ promptTokenCount: undefined, totalTokenCount: undefined });
+  });
+});
+
+describe('parseServerFrame: the audio base64 left out of the parse', () => {
+  const audio40ms = Buffer.from(Int16Array.from({ length: 960 }, (_, i) => ((i * 37) % 20000) - 10000).buffer);
+  const b64 = audio40ms.toString('base64');
+  const audioFrame = (data: string) =>
+    `{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"${data}"}}]}}}`;
+
+  /** What the session acts on: the decoded view, with the cut part's audio read back from the frame bytes. */
+  function viaCut(text: string) {
+    const frame = Buffer.from(text);
+    const cut = new AudioCut();
+    const v = new ServerMessageView();
+    const ok = decodeServerMessage(parseServerFrame(frame, cut), v, cut);
+    const audio = v.audio.slice(0, v.audioCount);
+    if (v.cutIndex >= 0) audio[v.cutIndex] = frame.toString('latin1', cut.start, cut.end);
+    return { ok, cut: cut.start >= 0, cutIndex: v.cutIndex, audio, view: v };
+  }
+  function whole(text: string) {
+    const v = new ServerMessageView();
+    const ok = decodeServerMessage(JSON.parse(text), v);
+    return { ok, audio: v.audio.slice(0, v.audioCount), view: v };
+  }
+
+  it('cuts the one audio part out and leaves the rest to the parse, which then agrees with the whole parse', () => {
+    for (const text of [
+      audioFrame(b64),
+      audioFrame(''),
+      // Audio and a transcription (non-ASCII) in one frame; the data key first in its object.
+      `{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"${b64}","mimeType":"audio/pcm"}}]},"outputTranscription":{"text":"Grüße, señor"}}}`,
+    ]) {
+      const a = viaCut(text);
+      const b = whole(text);
+      expect(a.cut).toBe(true);
+      expect(a.cutIndex).toBe(0);
+      expect(a.audio).toEqual(b.audio);
+      expect(a.view.outputText).toBe(b.view.outputText);
+    }
+  });
+
+  it('parses whole what it cannot cut safely: escapes, two data keys, spacing, a "data" value before the key', () => {
+    const escaped = b64.replace(/\//g, '\\/');
+    expect(escaped).not.toBe(b64);
+    for (const text of [
+      audioFrame(escaped),
+      `{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"${pcmB64}"}},{"inlineData":{"data":"${pcmB64}"}}]}}}`,
+      `{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data": "${pcmB64}"}}]}}}`,
+      `{"toolCall":{"functionCalls":[{"name":"data","args":{}}]},"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"${pcmB64}"}}]}}}`,
+      '{"serverContent":{"turnComplete":true}}',
+    ]) {
+      const a = viaCut(text);
+      const b = whole(text);
+      expect(a.cut, text.slice(0, 60)).toBe(false);
+      expect(a.audio).toEqual(b.audio);
+      expect(a.view.functionCalls).toEqual(b.view.functionCalls);
+    }
+  });
+
+  it('a cut that is not an audio part is not taken as audio (the session then parses the frame whole)', () => {
+    // The only "data" key is a tool argument: cut, but no audio part claims it.
+    const tool = viaCut('{"toolCall":{"functionCalls":[{"id":"a","name":"lookup","args":{"data":"ORD-1001"}}]}}');
+    expect(tool.cut).toBe(true);
+    expect(tool.cutIndex).toBe(-1);
+    // An inlineData that is not audio is skipped, cut or not.
+    const image = viaCut(
+      '{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"image/png","data":"AAAA"}}]}}}',
+    );
+    expect(image.cutIndex).toBe(-1);
+    expect(image.audio).toEqual([]);
+  });
+
+  it('bad data: what the whole parse refuses, the cut parse refuses too', () => {
+    for (const text of [
+      audioFrame(b64).slice(0, -3),
+      `{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"${b64}}}]}}}`,
+      `{"serverContent" {"modelTurn":{"parts":[{"inlineData":{"data":"${pcmB64}"}}]}}}`,
+      '',
+    ]) {
+      expect(() => JSON.parse(text)).toThrow();
+      expect(() => parseServerFrame(Buffer.from(text), new AudioCut())).toThrow();
+    }
+    // A control character inside the base64 makes the frame invalid JSON; the cut parse cannot see it, so the
+    // session checks the base64 (base64DecodeInto refuses it) and then parses the frame whole, which throws.
+    const withNewline = audioFrame(`${b64.slice(0, 8)}\n${b64.slice(8)}`);
+    expect(() => JSON.parse(withNewline)).toThrow();
+    const c = viaCut(withNewline);
+    expect(c.cutIndex).toBe(0);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { base64DecodeInto, base64EncodeInto } from '../../src/plivo/base64.ts';
+import { base64DecodeInto, base64EncodeInto } from '../../src/contract/base64.ts';
 import {
   BAD_MEDIA,
   checkpointMessage,

@@ -1,6 +1,8 @@
-// Base64 straight between byte buffers. The media path reads the payload out of the WebSocket message bytes and
-// writes playAudio payloads into a per-stream message buffer, so neither direction creates a string or a Buffer
-// per 20 ms frame (Buffer.from(str, 'base64') would allocate both).
+// Base64 straight between byte buffers. Both legs carry audio as base64 text inside JSON (Plivo's media payloads,
+// Gemini's inlineData), so this is ground floor for src/plivo and src/gemini alike. The Plivo media path reads the
+// payload out of the WebSocket message bytes and writes playAudio payloads into a per-stream message buffer, and the
+// Gemini downlink decodes agent audio out of the frame bytes (src/gemini/wire.ts parseServerFrame), so no direction
+// creates a string or a Buffer per message (Buffer.from(str, 'base64') would allocate both).
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const ENCODE = new Uint8Array(64);
