@@ -89,6 +89,17 @@ const MAX_KEPT_SCRATCH = 256 * 1024; // about 5 s of 24 kHz audio per message
  * session like the uplink's: the PCM handed to onAudio is valid only during the callback (LiveSessionEvents).
  */
 let downScratch = Buffer.allocUnsafeSlow(8192);
+
+/**
+ * The downlink decode target for `need` bytes: the shared scratch, grown for ordinary chunks; a rare huge bundled
+ * event gets a one-off buffer so the process does not keep it.
+ */
+function downTarget(need: number): Buffer {
+  if (need <= downScratch.length) return downScratch;
+  const target = Buffer.allocUnsafeSlow(need <= MAX_KEPT_SCRATCH ? nextPow2(need) : need);
+  if (need <= MAX_KEPT_SCRATCH) downScratch = target;
+  return target;
+}
 const NO_RETRY_CODES = new Set([1007, 1008]); // invalid argument / policy: retrying the same setup cannot help
 const DEFAULT_SILENT_TURN_PEAK = 200;
 /** A first-connect attempt gets at least this long, however small the budget is split. */
@@ -892,12 +903,7 @@ class GeminiLiveSession implements LiveSession {
    * undefined when it is not canonical base64 (the caller then parses the frame whole, as before the cut).
    */
   private decodeCutAudio(cut: AudioCut): Int16Array | undefined {
-    const need = ((cut.end - cut.start) * 3) >>> 2;
-    let target = downScratch;
-    if (need > target.length) {
-      target = Buffer.allocUnsafeSlow(need <= MAX_KEPT_SCRATCH ? nextPow2(need) : need);
-      if (need <= MAX_KEPT_SCRATCH) downScratch = target;
-    }
+    const target = downTarget(((cut.end - cut.start) * 3) >>> 2);
     const bytes = base64DecodeInto(cut.bytes, cut.start, cut.end, target);
     if (bytes < 0) return undefined;
     return new Int16Array(target.buffer, target.byteOffset, bytes >>> 1);
@@ -906,12 +912,7 @@ class GeminiLiveSession implements LiveSession {
   /** Base64 → PCM16 in the shared scratch buffer: one decode, no allocation but the view, always aligned. */
   private decodeAudio(b64: string): Int16Array {
     const need = (b64.length * 3) >>> 2;
-    let target = downScratch;
-    if (need > target.length) {
-      // Grow for ordinary chunks; a rare huge bundled event gets a one-off buffer so the process does not keep it.
-      target = Buffer.allocUnsafeSlow(need <= MAX_KEPT_SCRATCH ? nextPow2(need) : need);
-      if (need <= MAX_KEPT_SCRATCH) downScratch = target;
-    }
+    const target = downTarget(need);
     const bytes = target.write(b64, 0, need, 'base64');
     return new Int16Array(target.buffer, target.byteOffset, bytes >>> 1);
   }
