@@ -20,6 +20,7 @@ import {
   AUTH_TOKEN,
   type GatewayProc,
   gatewayMain,
+  loopDelayMs,
   pinThisProcess,
   procCpu,
   procRssKiB,
@@ -27,10 +28,9 @@ import {
   startGateway,
   stopGateway,
 } from './gateway-proc.ts';
-import { Generator } from './generator.ts';
+import { GENERATOR_LOOP_P99_MS, GENERATOR_LOOP_RESOLUTION_MS, Generator } from './generator.ts';
 
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
-const GENERATOR_LOOP_P99_MS = 15;
 const GENERATOR_LATE_FRACTION = 0.001;
 
 const USAGE = `usage: node bench/capacity/ab.ts --a KEY=V[,KEY=V…] --b KEY=V[,KEY=V…] [--a-tree DIR] [--b-tree DIR]
@@ -174,7 +174,7 @@ async function main(): Promise<number> {
       perRound.push({ a: round(usA), b: round(usB), ratio: usB / usA });
       console.log(`- round ${r + 1}: A ${round(usA)} · B ${round(usB)} µs/call·s, B/A ${(usB / usA).toFixed(3)}`);
     }
-    genLoopP99 = gen.loop.percentile(99) / 1e6;
+    genLoopP99 = loopDelayMs(gen.loop.percentile(99) / 1e6, GENERATOR_LOOP_RESOLUTION_MS);
     const rssA = (procRssKiB(a.proc.pid!) - rss0[0]) / onA;
     const rssB = (procRssKiB(b.proc.pid!) - rss0[1]) / onB;
     // JS heap in use (garbage not yet collected included) and external memory (ArrayBuffers, Buffers) per call.

@@ -9,40 +9,90 @@
 // - what it receives is read by position (the uplink chunk's base64 length; the playAudio event name), never parsed,
 //   except the rare control messages.
 // It imports nothing from the gateway (src/plivo, src/gemini, src/calls…): a shared bug would pass unnoticed.
+import {
+  App,
+  SSLApp,
+  type TemplatedApp,
+  type WebSocket as UwsWebSocket,
+  type us_listen_socket,
+  us_listen_socket_close,
+  us_socket_local_port,
+} from 'uWebSockets.js';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { signatureHeaders } from '../../src/emulators/plivo/signature.ts';
 import { ulawEncode } from '../../src/emulators/plivo/ulaw.ts';
 import { Samples } from '../stats.ts';
 
-// ---- ws, through require with the few types used (the project has no @types/ws) -----------------------------------
+// ---- sockets ---------------------------------------------------------------------------------------------------------
 
-interface WsSocket {
+/** What the conversation does with a socket of either leg. */
+interface PeerSocket {
   readonly readyState: number;
   readonly bufferedAmount: number;
   send(data: string | Uint8Array, opts?: { binary?: boolean }): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
+}
+
+/** The Plivo leg: a `ws` client, through require with the few types used (the project has no @types/ws). */
+interface WsSocket extends PeerSocket {
   on(event: 'open', l: () => void): this;
   on(event: 'message', l: (data: Buffer, isBinary: boolean) => void): this;
   on(event: 'close', l: (code: number) => void): this;
   on(event: 'error', l: (err: Error) => void): this;
   on(event: 'unexpected-response', l: (req: { destroy(): void }, res: { statusCode?: number }) => void): this;
 }
-interface WsServer {
-  on(event: 'connection', l: (ws: WsSocket, req: { url?: string }) => void): this;
-  close(cb?: () => void): void;
-}
 const require = createRequire(import.meta.url);
-const ws = require('ws') as {
-  WebSocket: new (url: string, opts: Record<string, unknown>) => WsSocket;
-  WebSocketServer: new (opts: Record<string, unknown>) => WsServer;
-};
+const ws = require('ws') as { WebSocket: new (url: string, opts: Record<string, unknown>) => WsSocket };
 const OPEN = 1;
+const CLOSED = 3;
+
+/**
+ * The Gemini leg's server side is uWebSockets.js (TLS and WebSocket framing in C++): with `ws` on an https server
+ * it cost the generator as much CPU per call as the gateway, most of it in stream and framing allocations, and at
+ * 300 calls the generator was what ran out of time. The peer's socket is valid until its close handler has run.
+ */
+/** uWS copies the user data's own properties at the upgrade, so the peer (with its methods) goes in a holder. */
+interface PeerData {
+  peer: GeminiPeer;
+}
+
+class GeminiPeer implements PeerSocket {
+  socket: UwsWebSocket<PeerData> | undefined;
+  call: Call | undefined;
+  closed = false;
+
+  get readyState(): number {
+    return this.closed ? CLOSED : OPEN;
+  }
+
+  get bufferedAmount(): number {
+    return this.closed || this.socket === undefined ? 0 : this.socket.getBufferedAmount();
+  }
+
+  send(data: string | Uint8Array, opts?: { binary?: boolean }): void {
+    if (!this.closed) this.socket?.send(data, opts?.binary ?? false);
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket?.end(code, reason);
+  }
+
+  terminate(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket?.close();
+  }
+}
 
 // ---- pre-encoded audio and messages -------------------------------------------------------------------------------
 
@@ -61,6 +111,13 @@ const RING = 4096;
 /** The gateway's pacer tick (src/plivo/pacer.ts default): part of the downlink delay the configuration asks for. */
 const PACER_TICK_MS = 10;
 const TURN_CHUNKS_MAX = 256;
+/** The generator's own event-loop delay histogram resolution (ms); readings include it (gateway-proc.ts loopDelayMs). */
+export const GENERATOR_LOOP_RESOLUTION_MS = 2;
+/**
+ * A run whose generator's loop delay p99 exceeds this measured the generator, not the gateway. 13 ms of delay is the
+ * 15 ms this threshold was on the raw histogram, before its resolution was taken off.
+ */
+export const GENERATOR_LOOP_P99_MS = 13;
 
 /** Speech-like test signal: a 140 Hz voice with harmonics under a 4 Hz syllable envelope. */
 function voice(rate: number, samples: number, offset: number, f0: number): Int16Array {
@@ -158,7 +215,7 @@ class Call {
   vadEndSamples = -1;
   bargeInSamples = -1;
   // Gemini leg
-  gemini: WsSocket | undefined;
+  gemini: PeerSocket | undefined;
   setupAt = 0;
   samplesRecv = 0;
   /** Uplink audio messages received in measured windows. */
@@ -305,9 +362,10 @@ export class Generator {
   measuring = false;
   m: StepMeasures = newMeasures(1, 1);
   private readonly opts: GeneratorOptions;
-  private readonly https: HttpsServer | HttpServer;
+  private readonly gemini: TemplatedApp;
+  private geminiListen: us_listen_socket | undefined;
+  private readonly certDir: string | undefined;
   private readonly rest: HttpServer;
-  private readonly wss: WsServer;
   private calls: Call[] = [];
   private readonly byHandle = new Map<string, Call>();
   /** The call placed last whose Gemini session has not arrived yet (calls are placed one at a time). */
@@ -315,7 +373,7 @@ export class Generator {
   private timer: NodeJS.Timeout | undefined;
   private quiet = false;
   private rand: Rand;
-  readonly loop = monitorEventLoopDelay({ resolution: 2 });
+  readonly loop = monitorEventLoopDelay({ resolution: GENERATOR_LOOP_RESOLUTION_MS });
 
   constructor(opts: GeneratorOptions) {
     this.opts = opts;
@@ -327,15 +385,47 @@ export class Generator {
       t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
       return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
     };
-    this.https =
-      opts.tls === undefined ? createHttpServer() : createHttpsServer({ key: opts.tls.key, cert: opts.tls.cert });
-    this.wss = new ws.WebSocketServer({
-      server: this.https,
-      perMessageDeflate: false,
-      skipUTF8Validation: true,
-      maxPayload: 1 << 20,
+    if (opts.tls === undefined) this.gemini = App();
+    else {
+      // uWS reads the key and certificate from files.
+      this.certDir = mkdtempSync(join(os.tmpdir(), 'capacity-gen-'));
+      writeFileSync(join(this.certDir, 'key.pem'), opts.tls.key, { mode: 0o600 });
+      writeFileSync(join(this.certDir, 'cert.pem'), opts.tls.cert);
+      this.gemini = SSLApp({
+        key_file_name: join(this.certDir, 'key.pem'),
+        cert_file_name: join(this.certDir, 'cert.pem'),
+      });
+    }
+    this.gemini.ws<PeerData>('/*', {
+      compression: 0,
+      maxPayloadLength: 1 << 20,
+      idleTimeout: 0,
+      // Never drop what the conversation sends (a turn's burst, control messages), as `ws` never did.
+      maxBackpressure: 64 * 1024 * 1024,
+      upgrade: (res, req, context) => {
+        const peer = new GeminiPeer();
+        if (!req.getUrl().includes('BidiGenerateContent')) peer.closed = true;
+        res.upgrade<PeerData>(
+          { peer },
+          req.getHeader('sec-websocket-key'),
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
+      },
+      open: (socket) => {
+        const peer = socket.getUserData().peer;
+        peer.socket = socket;
+        if (peer.closed) socket.end(1008, 'unknown endpoint');
+      },
+      // A view of uWS's buffer, valid during this call only: everything reads it synchronously.
+      message: (socket, data) => this.onGeminiFrame(socket.getUserData().peer, Buffer.from(data)),
+      close: (socket) => {
+        const peer = socket.getUserData().peer;
+        peer.closed = true;
+        peer.socket = undefined;
+      },
     });
-    this.wss.on('connection', (sock, req) => this.onGeminiConnection(sock, req.url ?? ''));
     // Plivo REST stand-in: the gateway only calls it for tools this conversation never uses.
     this.rest = createHttpServer((req, res) => {
       req.resume();
@@ -344,9 +434,13 @@ export class Generator {
   }
 
   async start(): Promise<void> {
-    await new Promise<void>((r) => this.https.listen(0, '127.0.0.1', r));
+    this.geminiListen = await new Promise<us_listen_socket>((resolve, reject) =>
+      this.gemini.listen('127.0.0.1', 0, (token) =>
+        token ? resolve(token) : reject(new Error('generator: the Gemini side cannot listen')),
+      ),
+    );
     await new Promise<void>((r) => this.rest.listen(0, '127.0.0.1', r));
-    this.geminiPort = (this.https.address() as AddressInfo).port;
+    this.geminiPort = us_socket_local_port(this.geminiListen as unknown as Parameters<typeof us_socket_local_port>[0]);
     this.restPort = (this.rest.address() as AddressInfo).port;
     this.timer = setInterval(() => this.tick(), 5);
     this.loop.enable();
@@ -359,9 +453,10 @@ export class Generator {
       c.plivo?.terminate();
       c.gemini?.terminate();
     }
-    await new Promise<void>((r) => this.wss.close(() => r()));
-    this.https.closeAllConnections();
-    await new Promise<void>((r) => this.https.close(() => r()));
+    if (this.geminiListen !== undefined) us_listen_socket_close(this.geminiListen);
+    this.geminiListen = undefined;
+    this.gemini.close();
+    if (this.certDir !== undefined) rmSync(this.certDir, { recursive: true, force: true });
     this.rest.closeAllConnections();
     await new Promise<void>((r) => this.rest.close(() => r()));
   }
@@ -634,54 +729,49 @@ export class Generator {
 
   // ---- Gemini side ------------------------------------------------------------------------------------------------
 
-  private onGeminiConnection(sock: WsSocket, url: string): void {
-    if (!url.includes('BidiGenerateContent')) {
-      sock.close(1008, 'unknown endpoint');
+  private onGeminiFrame(sock: GeminiPeer, data: Buffer): void {
+    if (sock.closed) return;
+    let call = sock.call;
+    if (call !== undefined) {
+      this.onGeminiMessage(call, sock, data);
       return;
     }
-    let call: Call | undefined;
-    sock.on('message', (data) => {
-      if (call !== undefined) {
-        this.onGeminiMessage(call, sock, data);
-        return;
-      }
-      // First message: setup. A resumed session names the handle it continues; a fresh one is the call placed last.
-      let setup: { setup?: { sessionResumption?: { handle?: string } } };
-      try {
-        setup = JSON.parse(data.toString());
-      } catch {
-        sock.close(1007, 'Request contains an invalid argument.');
-        return;
-      }
-      if (setup.setup === undefined) {
-        sock.close(1007, 'Request contains an invalid argument.');
-        return;
-      }
-      const handle = setup.setup.sessionResumption?.handle;
-      if (handle !== undefined) {
-        call = this.byHandle.get(handle);
-        this.m.geminiResumes++;
-      } else if (this.awaitingSession !== undefined) {
-        call = this.awaitingSession.call;
-        this.awaitingSession.resolve();
-        this.awaitingSession = undefined;
-      }
-      if (call === undefined) {
-        this.m.unknownSessions++;
-        sock.close(1008, 'session not expected by the generator');
-        return;
-      }
-      this.m.geminiSessions++;
-      call.gemini = sock;
-      this.byHandle.set(`h-${call.idx}`, call);
-      call.setupAt = performance.now();
-      call.holdBefore = call.framesSent + 1;
-      sock.send(MSG.setupComplete, { binary: true });
-    });
-    sock.on('error', () => {});
+    // First message: setup. A resumed session names the handle it continues; a fresh one is the call placed last.
+    let setup: { setup?: { sessionResumption?: { handle?: string } } };
+    try {
+      setup = JSON.parse(data.toString());
+    } catch {
+      sock.close(1007, 'Request contains an invalid argument.');
+      return;
+    }
+    if (setup.setup === undefined) {
+      sock.close(1007, 'Request contains an invalid argument.');
+      return;
+    }
+    const handle = setup.setup.sessionResumption?.handle;
+    if (handle !== undefined) {
+      call = this.byHandle.get(handle);
+      this.m.geminiResumes++;
+    } else if (this.awaitingSession !== undefined) {
+      call = this.awaitingSession.call;
+      this.awaitingSession.resolve();
+      this.awaitingSession = undefined;
+    }
+    if (call === undefined) {
+      this.m.unknownSessions++;
+      sock.close(1008, 'session not expected by the generator');
+      return;
+    }
+    sock.call = call;
+    this.m.geminiSessions++;
+    call.gemini = sock;
+    this.byHandle.set(`h-${call.idx}`, call);
+    call.setupAt = performance.now();
+    call.holdBefore = call.framesSent + 1;
+    sock.send(MSG.setupComplete, { binary: true });
   }
 
-  private onGeminiMessage(call: Call, sock: WsSocket, data: Buffer): void {
+  private onGeminiMessage(call: Call, sock: PeerSocket, data: Buffer): void {
     const now = performance.now();
     // `{"realtimeInput":{"audio":{"data":"…","mimeType":…}}}`: count the samples from the base64 length.
     const a = data.indexOf(AUDIO_KEY);
@@ -755,7 +845,7 @@ export class Generator {
     }
   }
 
-  private agentTurn(call: Call, sock: WsSocket, now: number): void {
+  private agentTurn(call: Call, sock: PeerSocket, now: number): void {
     // Book the previous turn before its figures (chunks, interrupt flag) are replaced by this one's.
     this.tally(call);
     call.turnNo++;
@@ -789,7 +879,7 @@ export class Generator {
     this.sendChunks(call, now);
   }
 
-  private interrupt(call: Call, sock: WsSocket, now: number): void {
+  private interrupt(call: Call, sock: PeerSocket, now: number): void {
     call.turnActive = false;
     call.interruptedAt = now;
     if (this.measuring) this.m.interruptions++;

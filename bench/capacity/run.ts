@@ -18,7 +18,9 @@ import {
   AUTH_ID,
   AUTH_TOKEN,
   cpuPressure,
+  GATEWAY_LOOP_RESOLUTION_MS,
   gatewayMain,
+  loopDelayMs,
   pinThisProcess,
   procCpu,
   procRssKiB,
@@ -27,7 +29,7 @@ import {
   startGateway,
   stopGateway,
 } from './gateway-proc.ts';
-import { Generator, type StepMeasures } from './generator.ts';
+import { GENERATOR_LOOP_P99_MS, GENERATOR_LOOP_RESOLUTION_MS, Generator, type StepMeasures } from './generator.ts';
 import { capacitySvg } from './svg.ts';
 
 const RESULTS = fileURLToPath(new URL('../results/', import.meta.url));
@@ -39,8 +41,7 @@ export const GATES = {
   latencyP99Ms: 20,
   loopP99Ms: 20,
 };
-/** The generator is behind when its own loop p99 exceeds this or more than 0.1 % of its frames went out late. */
-const GENERATOR_LOOP_P99_MS = 15;
+/** The generator is behind when its own loop p99 exceeds GENERATOR_LOOP_P99_MS or it sent > 0.1 % of frames late. */
 const GENERATOR_LATE_FRACTION = 0.001;
 /** A step whose gateway or generator waited longer than this share of the window for its core measured the host. */
 const HOST_WAIT_PCT = 10;
@@ -149,8 +150,8 @@ async function runStep(
     const pressure = cpuPressure();
     const rss1 = procRssKiB(pid);
     const metrics = await scrape(gw.base);
-    const genLoopP99 = gen.loop.percentile(99) / 1e6;
-    const genLoopMax = gen.loop.max / 1e6;
+    const genLoopP99 = loopDelayMs(gen.loop.percentile(99) / 1e6, GENERATOR_LOOP_RESOLUTION_MS);
+    const genLoopMax = loopDelayMs(gen.loop.max / 1e6, GENERATOR_LOOP_RESOLUTION_MS);
     await gen.quiesce(600);
     const m = gen.m;
     await gen.hangupAll();
@@ -162,8 +163,14 @@ async function runStep(
       gwSystem: cpu1.system - cpu0.system,
       rssPerCallKiB: (rss1 - rss0) / Math.max(1, calls - failed),
       rssKiB: rss1,
-      loopP99Ms: (metrics.nodejs_eventloop_lag_p99_seconds ?? Number.NaN) * 1000,
-      loopMaxMs: (metrics.nodejs_eventloop_lag_max_seconds ?? Number.NaN) * 1000,
+      loopP99Ms: loopDelayMs(
+        (metrics.nodejs_eventloop_lag_p99_seconds ?? Number.NaN) * 1000,
+        GATEWAY_LOOP_RESOLUTION_MS,
+      ),
+      loopMaxMs: loopDelayMs(
+        (metrics.nodejs_eventloop_lag_max_seconds ?? Number.NaN) * 1000,
+        GATEWAY_LOOP_RESOLUTION_MS,
+      ),
       agentFramesDropped: metrics.gateway_agent_frames_dropped_total ?? 0,
       genCpuPct: ((gcpu.user + gcpu.system) / 1e6 / seconds) * 100,
       genSysPct: (gcpu.system / 1e6 / seconds) * 100,
