@@ -35,6 +35,15 @@ async function main(): Promise<void> {
   if (config.server.heapGrowingPercent > 0) {
     setFlagsFromString(`--heap-growing-percent=${config.server.heapGrowingPercent}`);
   }
+  // The image and `npm start` run Node with --single-threaded-gc (Dockerfile: why); it cannot be set from here (V8
+  // aborts at the next collection when it is changed after start), so the log says which way this process runs.
+  logger.info(
+    {
+      heapGrowingPercent: config.server.heapGrowingPercent,
+      singleThreadedGc: process.execArgv.includes('--single-threaded-gc'),
+    },
+    'V8 garbage collection',
+  );
 
   const { engine: audio, warning } = await createAudioEngine(config.audio);
   if (warning !== undefined) logger.warn({ backend: audio.backend }, warning);

@@ -52,6 +52,12 @@ export function procRssKiB(pid: number): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+/**
+ * The Node flags the gateway runs with in production: the Dockerfile's CMD and `npm start` carry the same
+ * (tests/deploy/manifests.test.ts checks that they agree), so the bench measures the gateway as it is deployed.
+ */
+export const GATEWAY_NODE_FLAGS: readonly string[] = ['--single-threaded-gc'];
+
 /** The resolution of the histogram behind the gateway's `nodejs_eventloop_lag_*` (prom-client's default, 10 ms). */
 export const GATEWAY_LOOP_RESOLUTION_MS = 10;
 
@@ -130,8 +136,12 @@ export async function startGateway(o: {
     ),
     ...o.env,
   };
-  // Node/V8 flags that NODE_OPTIONS refuses (e.g. --single-threaded-gc), on the command line before the entry point.
-  const flags = (process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+  // The gateway runs as the image runs it (GATEWAY_NODE_FLAGS), then any Node/V8 flags under test that NODE_OPTIONS
+  // refuses (e.g. --trace-gc; --no-single-threaded-gc undoes the production one), before the entry point.
+  const flags = [
+    ...GATEWAY_NODE_FLAGS,
+    ...(process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
+  ];
   const proc = spawn('taskset', ['-c', o.core, process.execPath, ...flags, o.main ?? MAIN], {
     env,
     stdio: ['ignore', o.logFd, o.logFd],

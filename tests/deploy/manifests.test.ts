@@ -11,6 +11,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { GATEWAY_NODE_FLAGS } from '../../bench/capacity/gateway-proc.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const k8s = join(root, 'k8s');
@@ -281,6 +282,20 @@ describe('k8s manifests', () => {
     expect(df).toMatch(/process\.versions\.modules/);
     const users = [...df.matchAll(/^USER\s+(\S+)/gm)].map((m) => m[1]);
     expect(users.at(-1)).toMatch(/^[1-9]\d*(:\d+)?$/);
+  });
+
+  it('the image, npm start and bench:capacity run the gateway with the same Node flags', () => {
+    const df = readFileSync(join(root, 'Dockerfile'), 'utf8');
+    const cmd = [...df.matchAll(/^CMD (\[.*\])$/gm)].at(-1)?.[1];
+    expect(cmd).toBeDefined();
+    const image = JSON.parse(cmd!) as string[];
+    expect(image[0]).toBe('node');
+    expect(image.at(-1)).toBe('src/main.ts');
+    const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+      .scripts.start!;
+    const npm = /&& node (.*)src\/main\.ts$/.exec(start)?.[1]?.trim().split(/\s+/).filter(Boolean);
+    expect(npm).toEqual(image.slice(1, -1));
+    expect([...GATEWAY_NODE_FLAGS]).toEqual(image.slice(1, -1));
   });
 
   it('every file an npm script of the Dockerfile runs was copied into the image before it', () => {
