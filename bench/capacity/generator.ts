@@ -54,16 +54,16 @@ const ws = require('ws') as { WebSocket: new (url: string, opts: Record<string, 
 const OPEN = 1;
 const CLOSED = 3;
 
-/**
- * The Gemini leg's server side is uWebSockets.js (TLS and WebSocket framing in C++): with `ws` on an https server
- * it cost the generator as much CPU per call as the gateway, most of it in stream and framing allocations, and at
- * 300 calls the generator was what ran out of time. The peer's socket is valid until its close handler has run.
- */
 /** uWS copies the user data's own properties at the upgrade, so the peer (with its methods) goes in a holder. */
 interface PeerData {
   peer: GeminiPeer;
 }
 
+/**
+ * The Gemini leg's server side is uWebSockets.js (TLS and WebSocket framing in C++): with `ws` on an https server
+ * it cost the generator as much CPU per call as the gateway, most of it in stream and framing allocations, and at
+ * 300 calls the generator was what ran out of time. The peer's socket is valid until its close handler has run.
+ */
 class GeminiPeer implements PeerSocket {
   socket: UwsWebSocket<PeerData> | undefined;
   call: Call | undefined;
