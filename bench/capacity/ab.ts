@@ -38,6 +38,9 @@ const USAGE = `usage: node bench/capacity/ab.ts --a KEY=V[,KEY=V…] --b KEY=V[,
   --a, --b     gateway settings of the two sides (environment variables; an empty string for the defaults)
   --a-tree, --b-tree
                run that side's gateway from another checkout (its src/main.ts); default this one
+  --a-flags, --b-flags
+               Node flags for that side's gateway, space-separated, after the production ones (e.g.
+               --a-flags=--no-single-threaded-gc)
   --a-gateway, --b-gateway
                run "floor" on that side (bench/capacity/floor-gateway.ts: the gateway's messages and none of its
                work), or another entry point
@@ -69,6 +72,8 @@ async function main(): Promise<number> {
       b: { type: 'string' },
       'a-tree': { type: 'string' },
       'b-tree': { type: 'string' },
+      'a-flags': { type: 'string' },
+      'b-flags': { type: 'string' },
       'a-gateway': { type: 'string' },
       'b-gateway': { type: 'string' },
       calls: { type: 'string', default: '140' },
@@ -105,11 +110,13 @@ async function main(): Promise<number> {
   pinThisProcess(generatorCore);
   console.log(`# A/B: ${calls} calls (half each), ${rounds} × ${windowS} s, both gateways on core ${gatewayCore}`);
   console.log(machineMarkdown(machine));
-  const tree = (t: string | undefined, g: string | undefined) =>
-    (t === undefined ? '' : ` (code from ${t})`) + (g === undefined ? '' : ` (gateway: ${g})`);
+  const tree = (t: string | undefined, g: string | undefined, f: string | undefined) =>
+    (t === undefined ? '' : ` (code from ${t})`) +
+    (g === undefined ? '' : ` (gateway: ${g})`) +
+    (f === undefined || f === '' ? '' : ` (node ${f})`);
   console.log(
-    `- A: ${values.a || '(defaults)'}${tree(values['a-tree'], values['a-gateway'])}\n` +
-      `- B: ${values.b || '(defaults)'}${tree(values['b-tree'], values['b-gateway'])}\n`,
+    `- A: ${values.a || '(defaults)'}${tree(values['a-tree'], values['a-gateway'], values['a-flags'])}\n` +
+      `- B: ${values.b || '(defaults)'}${tree(values['b-tree'], values['b-gateway'], values['b-flags'])}\n`,
   );
 
   const silenceChunk = (env: Record<string, string>) => Number(env.GEMINI_UPLINK_SILENCE_CHUNK_MS ?? 200);
@@ -131,6 +138,7 @@ async function main(): Promise<number> {
   try {
     const trees = [values['a-tree'], values['b-tree']];
     const mains = [gatewayMain(values['a-gateway']), gatewayMain(values['b-gateway'])];
+    const nodeFlags = [values['a-flags'], values['b-flags']].map((f) => (f ?? '').split(' ').filter((x) => x !== ''));
     for (const [i, side] of [sides.A, sides.B].entries()) {
       const tree = trees[i];
       const main = mains[i] ?? (tree !== undefined ? resolve(tree, 'src/main.ts') : undefined);
@@ -142,6 +150,7 @@ async function main(): Promise<number> {
           caPath: certs.caPath,
           logFd,
           env: side,
+          nodeFlags: nodeFlags[i]!,
           ...(main !== undefined ? { main } : {}),
         }),
       );

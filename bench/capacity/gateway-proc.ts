@@ -104,6 +104,8 @@ export async function startGateway(o: {
   env?: Record<string, string>;
   /** Another checkout's src/main.ts (bench/capacity/ab.ts compares code as well as settings). Default: this tree. */
   main?: string;
+  /** Node flags for this gateway only (bench/capacity/ab.ts), after the production and BENCH_GATEWAY_NODE_FLAGS ones. */
+  nodeFlags?: string[];
 }): Promise<GatewayProc> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -141,6 +143,7 @@ export async function startGateway(o: {
   const flags = [
     ...GATEWAY_NODE_FLAGS,
     ...(process.env.BENCH_GATEWAY_NODE_FLAGS ?? '').split(' ').filter((f) => f !== ''),
+    ...(o.nodeFlags ?? []),
   ];
   const proc = spawn('taskset', ['-c', o.core, process.execPath, ...flags, o.main ?? MAIN], {
     env,
