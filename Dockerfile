@@ -58,6 +58,6 @@ HEALTHCHECK --interval=10s --timeout=2s --start-period=5s --retries=3 \
 STOPSIGNAL SIGTERM
 # --single-threaded-gc: V8 collects on the main thread only. A pod is sized at 1 vCPU (README "Capacity"); there,
 # V8's GC helper threads (concurrent marking, parallel scavenge) run on the same CPU as the event loop and take it
-# from the calls: bench:capacity at 300 calls passed 6 of 8 runs with the flag and 1 of 9 without (uplink p99
-# 7-11 ms against 21-30). NODE_OPTIONS cannot carry it. Pods with several vCPUs may drop it (override the command).
+# from the calls: bench:capacity at 300 calls passed 9 of 11 valid runs with the flag and 1 of 9 without (uplink
+# p99 7-11 ms against 21-30). NODE_OPTIONS cannot carry it. Pods with several vCPUs may drop it (override the command).
 CMD ["node", "--single-threaded-gc", "src/main.ts"]

@@ -40,7 +40,10 @@ async function main(): Promise<void> {
   logger.info(
     {
       heapGrowingPercent: config.server.heapGrowingPercent,
-      singleThreadedGc: process.execArgv.includes('--single-threaded-gc'),
+      // The last of the pair wins, as in V8 (a --no- form after it undoes it).
+      singleThreadedGc:
+        process.execArgv.findLast((a) => a === '--single-threaded-gc' || a === '--no-single-threaded-gc') ===
+        '--single-threaded-gc',
     },
     'V8 garbage collection',
   );
