@@ -35,7 +35,6 @@ import { Samples } from '../stats.ts';
 /** What the conversation does with a socket of either leg. */
 interface PeerSocket {
   readonly readyState: number;
-  readonly bufferedAmount: number;
   send(data: string | Uint8Array, opts?: { binary?: boolean }): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
@@ -71,10 +70,6 @@ class GeminiPeer implements PeerSocket {
 
   get readyState(): number {
     return this.closed ? CLOSED : OPEN;
-  }
-
-  get bufferedAmount(): number {
-    return this.closed || this.socket === undefined ? 0 : this.socket.getBufferedAmount();
   }
 
   send(data: string | Uint8Array, opts?: { binary?: boolean }): void {
